@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# bench.sh - throughput of Postfix alone, with the in-tree pass-through
+# milter, and with crm-milter (classifying and spooling every message).
+#
+# A command, not a test (not run by make check). As root, on this machine:
+#   bench/bench.sh [-m COUNT] [-s SESSIONS] [-l BYTES] [-r REPEATS] [-t] [-w WARMUP]
+#     -m 2000   messages per run          -s 10   smtp-source sessions
+#     -l 20480  message size in bytes     -r 1    runs per path (median kept)
+#     -t        also measure over TCP     -w 50   warm-up messages per run
+# Environment: top_builddir (default: the source tree) holds crm-milter,
+# crm-milterctl and bench/passthrough-milter.
+#
+# Each run: fresh smtp-sink (counting only), milter, and a throwaway Postfix
+# (tests/lib/mta.sh) whose ORIGINATING submission port has the milter in
+# smtpd_milters; a warm-up batch; then COUNT messages with
+# "smtp-source -s SESSIONS -m COUNT -l BYTES" into that port, timed from the
+# first send until the sink has counted all of them. crm-milter's config has
+# rules saving outbound (and inbound) mail, so every message is classified
+# and written to its spool; the number of spool jobs is shown as a check.
+# Prints a table and whether crm-milter reaches 0.9x the pass-through rate.
+set -u
+. "$(dirname "$0")/../tests/lib/mta.sh"
+
+COUNT=2000 SESSIONS=10 SIZE=20480 REPEATS=1 TCP=0 WARMUP=50
+while getopts "m:s:l:r:tw:h" opt; do
+	case $opt in
+	m) COUNT=$OPTARG ;;
+	s) SESSIONS=$OPTARG ;;
+	l) SIZE=$OPTARG ;;
+	r) REPEATS=$OPTARG ;;
+	t) TCP=1 ;;
+	w) WARMUP=$OPTARG ;;
+	*) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+	esac
+done
+
+mta_require_root
+mta_require_postfix
+PT_BIN=$top_builddir/bench/passthrough-milter
+if [ ! -x "$PT_BIN" ] && [ -f "$top_builddir/Makefile" ]; then
+	make -C "$top_builddir" bench/passthrough-milter >/dev/null || exit 1
+fi
+mta_require_bin "$PT_BIN" passthrough-milter
+HAVE_CRM=1
+[ -x "$top_builddir/crm-milter" ] || HAVE_CRM=0
+[ "$HAVE_CRM" = 1 ] || echo "note: $top_builddir/crm-milter not built: its rows are skipped" >&2
+
+mta_init bench
+RESULTS=$MTA_TMP/results
+
+# milter_spec KIND SOCKETTYPE RUNDIR: print the socket spec for one run.
+milter_spec() {
+	if [ "$2" = tcp ]; then
+		echo "inet:$(mta_free_port)@127.0.0.1"
+	else
+		echo "unix:$3/milter.sock"
+	fi
+}
+
+# one_run KIND SOCKETTYPE: one measured run; appends "KIND SOCK SECONDS JOBS"
+# to $RESULTS. KIND is none, passthrough or crm.
+one_run() {
+	local kind=$1 sock=$2 run spec pf t0 t1 secs jobs=- smtpd_milters='' base
+	run=$(mktemp -d "$MTA_TMP/run.XXXXXX")
+	chmod 755 "$run"
+	mta_sink_start || return 1
+	case $kind in
+	passthrough)
+		spec=$(milter_spec "$kind" "$sock" "$run")
+		mta_passthrough_start "$spec" || return 1
+		smtpd_milters=$(mta_postfix_milter "$spec")
+		;;
+	crm)
+		spec=$(milter_spec "$kind" "$sock" "$run")
+		mta_crm_config "$run/crm.conf" "$run/crm" "$spec"
+		mta_crm_start "$run/crm.conf" "$spec" || return 1
+		smtpd_milters=$(mta_postfix_milter "$spec")
+		;;
+	esac
+	pf=$run/pf
+	mta_postfix_make "$pf"
+	mta_postfix_conf "$pf" "smtpd_milters = $smtpd_milters" \
+		"default_process_limit = 100"
+	mta_postfix_start "$pf" || { tail -n 20 "$pf/maillog" >&2; return 1; }
+
+	smtp-source -4 -s "$SESSIONS" -m "$WARMUP" -l "$SIZE" -f alice@example.com \
+		-t bob@external.test "127.0.0.1:$MTA_PF_SUB_PORT" || return 1
+	mta_sink_wait "$WARMUP" 120 || { echo "warm-up not delivered" >&2; return 1; }
+	base=$(mta_sink_count)
+
+	t0=$(date +%s.%N)
+	smtp-source -4 -s "$SESSIONS" -m "$COUNT" -l "$SIZE" -f alice@example.com \
+		-t bob@external.test "127.0.0.1:$MTA_PF_SUB_PORT" || return 1
+	if ! mta_sink_wait $((base + COUNT)) 600; then
+		echo "only $(mta_sink_count) of $((base + COUNT)) delivered" >&2
+		return 1
+	fi
+	t1=$(date +%s.%N)
+	secs=$(python3 -c "print('%.2f' % ($t1 - $t0))")
+
+	if [ "$kind" = crm ]; then
+		jobs=$("$top_builddir/crm-milterctl" -c "$run/crm.conf" queue list --json 2>/dev/null |
+			python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d if isinstance(d, list) else d.get("jobs", [])))' \
+			2>/dev/null) || jobs='?'
+	fi
+	if grep -i -E '(warning|error|fatal).*milter' "$pf/maillog" >/dev/null; then
+		echo "warning: milter errors in the Postfix log of the $kind/$sock run:" >&2
+		grep -i -E '(warning|error|fatal).*milter' "$pf/maillog" | tail -n 3 >&2
+	fi
+	mta_postfix_stop "$pf"
+	[ -n "${MTA_PT_PID:-}" ] && mta_kill "$MTA_PT_PID" KILL
+	[ -n "${MTA_CRM_PID:-}" ] && mta_kill "$MTA_CRM_PID" TERM
+	MTA_PT_PID='' MTA_CRM_PID=''
+	mta_sink_stop
+	echo "$kind $sock $secs $jobs" >>"$RESULTS"
+	printf '  %-12s %-5s %7ss  spool jobs: %s\n' "$kind" "$sock" "$secs" "$jobs" >&2
+}
+
+SOCKS=unix
+[ "$TCP" = 1 ] && SOCKS="unix tcp"
+KINDS="passthrough"
+[ "$HAVE_CRM" = 1 ] && KINDS="passthrough crm"
+
+echo "bench: $COUNT messages x $SIZE bytes, $SESSIONS sessions, $REPEATS run(s) per path" >&2
+for _ in $(seq 1 "$REPEATS"); do
+	one_run none - || exit 1
+	for s in $SOCKS; do
+		for k in $KINDS; do
+			one_run "$k" "$s" || exit 1
+		done
+	done
+done
+
+python3 - "$RESULTS" "$COUNT" <<'EOF'
+import statistics, sys
+path, count = sys.argv[1], int(sys.argv[2])
+runs = {}
+for line in open(path):
+    kind, sock, secs, jobs = line.split()
+    runs.setdefault((kind, sock), []).append((float(secs), jobs))
+def med(key):
+    return statistics.median(s for s, _ in runs[key])
+base = med(("none", "-"))
+names = {"none": "postfix alone", "passthrough": "postfix + passthrough-milter",
+         "crm": "postfix + crm-milter"}
+print("%-30s %-6s %8s %12s %11s %9s %10s" % ("path", "socket", "seconds",
+      "delivered/s", "vs postfix", "vs pass", "spool jobs"))
+verdicts = []
+for (kind, sock) in sorted(runs, key=lambda k: (k[1] != "-", k[1] != "unix", list(names).index(k[0]))):
+    secs = med((kind, sock))
+    ratio_pt = "-"
+    if kind == "crm" and ("passthrough", sock) in runs:
+        r = med(("passthrough", sock)) / secs
+        ratio_pt = "%.2f" % r
+        verdicts.append((sock, r))
+    jobs = runs[(kind, sock)][-1][1]
+    print("%-30s %-6s %8.2f %12.0f %11.2f %9s %10s" % (names[kind], sock, secs,
+          count / secs, base / secs, ratio_pt, jobs))
+if not verdicts:
+    print("target: crm-milter >= 0.9x pass-through: NOT MEASURED (crm-milter not built)")
+for sock, r in verdicts:
+    print("target: crm-milter >= 0.9x pass-through (%s socket): %s (%.2fx)"
+          % (sock, "MET" if r >= 0.9 else "NOT MET", r))
+EOF

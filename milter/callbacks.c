@@ -1,0 +1,492 @@
+/*
+ * callbacks.c - crm-milter's mlfi_* callbacks. See callbacks.h.
+ *
+ * SECURITY: everything here is attacker-controlled input (envelope,
+ * headers, body); every buffer is bounded by the config's limits. No
+ * network, no sleeping: the only blocking call is the spool's one
+ * transaction at end of message.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "callbacks.h"
+#include "seam.h"
+#include "snapshot.h"
+#include "decide.h"
+#include "idem.h"
+#include "log.h"
+#include "msgbuf.h"
+#include "spool.h"
+
+/* One message, from MAIL FROM to end of message or abort. */
+typedef struct msg_ctx {
+	char *qid;               /* {i}, known from DATA on (Postfix) */
+	char *mail_from;         /* bare envelope sender, "" for <> */
+	char *auth_user;         /* {auth_authen} */
+	GPtrArray *rcpts;        /* char *, bare */
+	gboolean rcpts_capped;
+	GString *headers;        /* the header block as received, CRLF */
+	gboolean headers_capped;
+	char *message_id;
+	GChecksum *digest;       /* non-trace headers + body, for idem keys */
+	crm_decision decision;
+	gboolean decided;
+	msgbuf *raw;             /* header block + body, when saving */
+	char *error;             /* first internal error, if any */
+} msg_ctx;
+
+/* One SMTP connection (or one non-SMTP submission). */
+typedef struct conn_ctx {
+	milter_runtime *rt;      /* reference taken at connect */
+	char *client_addr;
+	char *daemon_name;
+	gboolean local_submission;
+	msg_ctx *msg;
+} conn_ctx;
+
+/* Free a message context; NULL-safe, returns NULL. */
+static msg_ctx *
+msg_free(msg_ctx *m)
+{
+	if (m == NULL)
+		return NULL;
+	g_free(m->qid);
+	g_free(m->mail_from);
+	g_free(m->auth_user);
+	g_ptr_array_unref(m->rcpts);
+	g_string_free(m->headers, TRUE);
+	g_free(m->message_id);
+	g_checksum_free(m->digest);
+	decision_clear(&m->decision);
+	msgbuf_free(m->raw);
+	g_free(m->error);
+	g_free(m);
+	return NULL;
+}
+
+/* Free a connection context; NULL-safe, returns NULL. */
+static conn_ctx *
+conn_free(conn_ctx *c)
+{
+	if (c == NULL)
+		return NULL;
+	msg_free(c->msg);
+	g_free(c->client_addr);
+	g_free(c->daemon_name);
+	runtime_unref(c->rt);
+	g_free(c);
+	return NULL;
+}
+
+/* Our connection context, or NULL (e.g. no runtime at connect). */
+static conn_ctx *
+conn_get(SMFICTX *ctx)
+{
+	return seam_getpriv(ctx);
+}
+
+/* A copy of a macro's value, or NULL. */
+static char *
+macro_dup(SMFICTX *ctx, const char *name)
+{
+	const char *v = seam_getsymval(ctx, name);
+
+	return (v != NULL && *v != '\0') ? g_strdup(v) : NULL;
+}
+
+/* The queue id for log lines ("NOQUEUE" before the MTA has one). */
+static const char *
+qid_of(const msg_ctx *m)
+{
+	return (m != NULL && m->qid != NULL) ? m->qid : "NOQUEUE";
+}
+
+/* Read {i} if we do not have it yet. */
+static void
+update_qid(SMFICTX *ctx, msg_ctx *m)
+{
+	if (m->qid == NULL)
+		m->qid = macro_dup(ctx, "{i}");
+}
+
+/* Remember the first internal error of a message. */
+static void
+msg_fail(msg_ctx *m, const char *what, const GError *e)
+{
+	if (m->error == NULL)
+		m->error = g_strdup_printf("%s: %s", what, e != NULL ? e->message : "failed");
+}
+
+/* An envelope address without its angle brackets and blanks. */
+static char *
+bare_address(const char *arg)
+{
+	char *s = g_strstrip(g_strdup(arg != NULL ? arg : ""));
+	size_t n = strlen(s);
+
+	if (n >= 2 && s[0] == '<' && s[n - 1] == '>') {
+		memmove(s, s + 1, n - 2);
+		s[n - 2] = '\0';
+	}
+	return s;
+}
+
+/* Text form of the client address, and whether this is Postfix's
+ * emulated connect for non-SMTP mail (localhost, 127.0.0.1, port 0). */
+static char *
+client_text(const char *hostname, const _SOCK_ADDR *sa, gboolean *local)
+{
+	char buf[INET6_ADDRSTRLEN];
+
+	*local = FALSE;
+	if (sa == NULL) {
+		*local = TRUE;          /* Sendmail: locally submitted */
+		return NULL;
+	}
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		if (inet_ntop(AF_INET, &in->sin_addr, buf, sizeof(buf)) == NULL)
+			return NULL;
+		*local = in->sin_port == 0 && hostname != NULL &&
+		    strcmp(hostname, "localhost") == 0 && strcmp(buf, "127.0.0.1") == 0;
+		return g_strdup(buf);
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		if (inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof(buf)) == NULL)
+			return NULL;
+		return g_strdup(buf);
+	}
+	if (sa->sa_family == AF_UNIX)
+		*local = TRUE;
+	return NULL;
+}
+
+/* New connection: take the current runtime. */
+sfsistat
+mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
+{
+	conn_ctx *c;
+	milter_runtime *rt = snapshot_get();
+
+	if (rt == NULL)
+		return SMFIS_ACCEPT;
+	c = g_new0(conn_ctx, 1);
+	c->rt = rt;
+	c->client_addr = macro_dup(ctx, "{client_addr}");
+	if (c->client_addr == NULL) {
+		c->client_addr = client_text(hostname, hostaddr, &c->local_submission);
+	} else {
+		g_free(client_text(hostname, hostaddr, &c->local_submission));
+	}
+	c->daemon_name = macro_dup(ctx, "{daemon_name}");
+	if (seam_setpriv(ctx, c) != MI_SUCCESS) {
+		log_msg(CRM_LOG_ERR, NULL, "cannot attach connection context; passing connection");
+		conn_free(c);
+		return SMFIS_ACCEPT;
+	}
+	return SMFIS_CONTINUE;
+}
+
+/* HELO: nothing to keep yet. */
+sfsistat
+mlfi_helo(SMFICTX *ctx, char *helo)
+{
+	return SMFIS_CONTINUE;
+}
+
+/* MAIL FROM: a fresh message context. */
+sfsistat
+mlfi_envfrom(SMFICTX *ctx, char **argv)
+{
+	conn_ctx *c = conn_get(ctx);
+	msg_ctx *m;
+
+	if (c == NULL)
+		return SMFIS_ACCEPT;
+	c->msg = msg_free(c->msg);
+	m = g_new0(msg_ctx, 1);
+	m->mail_from = bare_address(argv != NULL ? argv[0] : NULL);
+	m->auth_user = macro_dup(ctx, "{auth_authen}");
+	m->rcpts = g_ptr_array_new_with_free_func(g_free);
+	m->headers = g_string_sized_new(2048);
+	m->digest = g_checksum_new(G_CHECKSUM_SHA256);
+	m->qid = macro_dup(ctx, "{i}");
+	if (c->daemon_name == NULL)
+		c->daemon_name = macro_dup(ctx, "{daemon_name}");
+	c->msg = m;
+	return SMFIS_CONTINUE;
+}
+
+/* RCPT TO: keep up to max_recipients. */
+sfsistat
+mlfi_envrcpt(SMFICTX *ctx, char **argv)
+{
+	conn_ctx *c = conn_get(ctx);
+	msg_ctx *m = c != NULL ? c->msg : NULL;
+
+	if (m == NULL)
+		return SMFIS_CONTINUE;
+	if ((int)m->rcpts->len >= c->rt->cfg->max_recipients) {
+		m->rcpts_capped = TRUE;
+		return SMFIS_CONTINUE;
+	}
+	g_ptr_array_add(m->rcpts, bare_address(argv != NULL ? argv[0] : NULL));
+	return SMFIS_CONTINUE;
+}
+
+/* DATA: the queue id exists now. */
+sfsistat
+mlfi_data(SMFICTX *ctx)
+{
+	conn_ctx *c = conn_get(ctx);
+
+	if (c != NULL && c->msg != NULL)
+		update_qid(ctx, c->msg);
+	return SMFIS_CONTINUE;
+}
+
+/* One header: keep it (bounded), note Message-ID, feed the digest. */
+sfsistat
+mlfi_header(SMFICTX *ctx, char *name, char *value)
+{
+	conn_ctx *c = conn_get(ctx);
+	msg_ctx *m = c != NULL ? c->msg : NULL;
+	gsize need;
+
+	if (m == NULL || name == NULL)
+		return SMFIS_CONTINUE;
+	if (value == NULL)
+		value = "";
+	need = strlen(name) + strlen(value) + 4;
+	if (m->headers_capped || m->headers->len + need > (gsize)c->rt->cfg->max_header_size) {
+		m->headers_capped = TRUE;
+		return SMFIS_CONTINUE;
+	}
+	g_string_append(m->headers, name);
+	g_string_append(m->headers, ": ");
+	g_string_append(m->headers, value);
+	g_string_append(m->headers, "\r\n");
+	if (m->message_id == NULL && g_ascii_strcasecmp(name, "Message-ID") == 0)
+		m->message_id = g_strdup(value);
+	if (!idem_is_trace_header(name)) {
+		g_checksum_update(m->digest, (const guchar *)name, -1);
+		g_checksum_update(m->digest, (const guchar *)value, -1);
+	}
+	return SMFIS_CONTINUE;
+}
+
+/* End of headers: decide; start capturing the body only if saving. */
+sfsistat
+mlfi_eoh(SMFICTX *ctx)
+{
+	conn_ctx *c = conn_get(ctx);
+	msg_ctx *m = c != NULL ? c->msg : NULL;
+	const crm_config *cfg;
+	classify_input in;
+	GError *e = NULL;
+
+	if (m == NULL)
+		return SMFIS_CONTINUE;
+	cfg = c->rt->cfg;
+	update_qid(ctx, m);
+	memset(&in, 0, sizeof(in));
+	in.auth_user = m->auth_user;
+	in.daemon_name = c->daemon_name;
+	in.client_addr = c->client_addr;
+	in.local_submission = c->local_submission;
+	in.mail_from = m->mail_from;
+	in.rcpts = (const char *const *)m->rcpts->pdata;
+	in.nrcpts = m->rcpts->len;
+	decision_make(cfg, &in, &m->decision);
+	m->decided = TRUE;
+	log_msg(CRM_LOG_INFO, qid_of(m), "direction=%s (%s) rule=%s save=%s",
+	    direction_name(m->decision.direction), m->decision.reason,
+	    m->decision.rule ? m->decision.rule->name : "none",
+	    m->decision.save ? m->decision.save : "no");
+	if (m->decision.save == NULL)
+		return SMFIS_CONTINUE;
+	if (m->headers_capped) {
+		log_msg(CRM_LOG_WARNING, qid_of(m),
+		    "headers exceed max_header_size (%" G_GINT64_FORMAT "); not saved",
+		    cfg->max_header_size);
+		return SMFIS_CONTINUE;
+	}
+	if (m->rcpts_capped)
+		log_msg(CRM_LOG_WARNING, qid_of(m), "more than %d recipients; only the first are recorded",
+		    cfg->max_recipients);
+	m->raw = msgbuf_new((gsize)cfg->body_memory_cap, (gsize)cfg->max_message_size, cfg->tmp_dir);
+	if (msgbuf_append(m->raw, m->headers->str, m->headers->len, &e) != MSGBUF_OK ||
+	    msgbuf_append(m->raw, "\r\n", 2, &e) != MSGBUF_OK) {
+		if (e != NULL)
+			msg_fail(m, "capturing headers", e);
+		else
+			log_msg(CRM_LOG_WARNING, qid_of(m), "message exceeds max_message_size; not saved");
+		g_clear_error(&e);
+		m->raw = msgbuf_free(m->raw);
+	}
+	return SMFIS_CONTINUE;
+}
+
+/* A body chunk: keep it when saving. */
+sfsistat
+mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
+{
+	conn_ctx *c = conn_get(ctx);
+	msg_ctx *m = c != NULL ? c->msg : NULL;
+	GError *e = NULL;
+
+	if (m == NULL || m->raw == NULL)
+		return SMFIS_CONTINUE;
+	switch (msgbuf_append(m->raw, chunk, len, &e)) {
+	case MSGBUF_OK:
+		if (m->message_id == NULL)
+			g_checksum_update(m->digest, chunk, (gssize)len);
+		break;
+	case MSGBUF_TOO_BIG:
+		log_msg(CRM_LOG_WARNING, qid_of(m),
+		    "message exceeds max_message_size (%" G_GINT64_FORMAT "); not saved",
+		    c->rt->cfg->max_message_size);
+		m->raw = msgbuf_free(m->raw);
+		break;
+	case MSGBUF_ERROR:
+		msg_fail(m, "capturing body", e);
+		m->raw = msgbuf_free(m->raw);
+		break;
+	}
+	g_clear_error(&e);
+	return SMFIS_CONTINUE;
+}
+
+/* Write the save job; FALSE with err on failure. */
+static gboolean
+queue_save(conn_ctx *c, msg_ctx *m, GError **err)
+{
+	spool_new_job job;
+	const guint8 *data;
+	gsize len;
+	char *key;
+	crm_db *db;
+	spool_status st;
+	gint64 id = 0;
+
+	data = msgbuf_data(m->raw, &len, err);
+	if (data == NULL)
+		return FALSE;
+	db = runtime_db_get(c->rt, err);
+	if (db == NULL)
+		return FALSE;
+	key = idem_key(m->decision.save, m->message_id, g_checksum_get_string(m->digest));
+	memset(&job, 0, sizeof(job));
+	job.kind = JOB_SAVE;
+	job.profile = m->decision.save;
+	job.idem_key = key;
+	job.queue_id = m->qid;
+	job.direction = direction_name(m->decision.direction);
+	job.reason = m->decision.reason;
+	job.rule = m->decision.rule->name;
+	job.mail_from = m->mail_from;
+	job.rcpts = (const char *const *)m->rcpts->pdata;
+	job.nrcpts = m->rcpts->len;
+	job.message_id = m->message_id;
+	job.payload = data;
+	job.payload_len = len;
+	st = spool_enqueue(db, &job, g_get_real_time() / G_USEC_PER_SEC, &id, err);
+	runtime_db_put(c->rt, db, st == SPOOL_ERROR);
+	if (st == SPOOL_OK)
+		log_msg(CRM_LOG_INFO, qid_of(m), "queued job %" G_GINT64_FORMAT " for crm %s (%zu bytes%s)",
+		    id, m->decision.save, len, msgbuf_spilled(m->raw) ? ", spilled" : "");
+	else if (st == SPOOL_DUPLICATE)
+		log_msg(CRM_LOG_INFO, qid_of(m), "already queued for crm %s (key %s); not queued again",
+		    m->decision.save, key);
+	g_free(key);
+	return st != SPOOL_ERROR;
+}
+
+/* The answer after an internal failure, per on_internal_error. */
+static sfsistat
+internal_error(SMFICTX *ctx, conn_ctx *c, msg_ctx *m)
+{
+	if (c->rt->cfg->on_internal_error == ON_ERROR_TEMPFAIL) {
+		log_msg(CRM_LOG_ERR, qid_of(m), "internal error, message tempfailed: %s", m->error);
+		(void)seam_setreply(ctx, "451", "4.3.0", "crm-milter: temporary local problem, try again later");
+		return SMFIS_TEMPFAIL;
+	}
+	log_msg(CRM_LOG_ERR, qid_of(m), "internal error, message passed unmodified: %s", m->error);
+	return SMFIS_CONTINUE;
+}
+
+/* End of message: queue the save job, let the message go. */
+sfsistat
+mlfi_eom(SMFICTX *ctx)
+{
+	conn_ctx *c = conn_get(ctx);
+	msg_ctx *m = c != NULL ? c->msg : NULL;
+	GError *e = NULL;
+
+	if (m == NULL)
+		return SMFIS_CONTINUE;
+	update_qid(ctx, m);
+	if (m->error == NULL && m->raw != NULL && !queue_save(c, m, &e))
+		msg_fail(m, "queueing save job", e);
+	g_clear_error(&e);
+	if (m->error != NULL) {
+		sfsistat r = internal_error(ctx, c, m);
+		c->msg = msg_free(c->msg);
+		return r;
+	}
+	c->msg = msg_free(c->msg);
+	return SMFIS_CONTINUE;
+}
+
+/* The MTA dropped the message. */
+sfsistat
+mlfi_abort(SMFICTX *ctx)
+{
+	conn_ctx *c = conn_get(ctx);
+
+	if (c != NULL)
+		c->msg = msg_free(c->msg);
+	return SMFIS_CONTINUE;
+}
+
+/* End of connection. */
+sfsistat
+mlfi_close(SMFICTX *ctx)
+{
+	conn_ctx *c = conn_get(ctx);
+
+	if (c != NULL) {
+		(void)seam_setpriv(ctx, NULL);
+		conn_free(c);
+	}
+	return SMFIS_CONTINUE;
+}
+
+static struct smfiDesc desc = {
+	.xxfi_name = "crm-milter",
+	.xxfi_version = SMFI_VERSION,
+	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT | SMFIF_CHGBODY,
+	.xxfi_connect = mlfi_connect,
+	.xxfi_helo = mlfi_helo,
+	.xxfi_envfrom = mlfi_envfrom,
+	.xxfi_envrcpt = mlfi_envrcpt,
+	.xxfi_header = mlfi_header,
+	.xxfi_eoh = mlfi_eoh,
+	.xxfi_body = mlfi_body,
+	.xxfi_eom = mlfi_eom,
+	.xxfi_abort = mlfi_abort,
+	.xxfi_close = mlfi_close,
+	.xxfi_unknown = NULL,
+	.xxfi_data = mlfi_data,
+	.xxfi_negotiate = NULL,
+};
+
+/* The description to register. */
+struct smfiDesc *
+callbacks_desc(void)
+{
+	return &desc;
+}

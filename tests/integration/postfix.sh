@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# postfix.sh - crm-milter on a real, throwaway Postfix (integration test).
+#
+# One Postfix instance (tests/lib/mta.sh) with two smtpd ports: a
+# submission port whose milter_macro_daemon_name is ORIGINATING (listed in
+# outbound_daemons) and an inbound port (INBOUND); crm-milter is both
+# smtpd_milters and non_smtpd_milters; Postfix relays to smtp-sink.
+# Sends (a) outbound on the submission port, (b) inbound from an external
+# sender to user@example.com, (c) a local submission with Postfix's sendmail
+# command (non_smtpd_milters, outbound), (d) one outbound message twice with
+# the same Message-ID, (e) an authenticated (SASL PLAIN) message on the
+# inbound port, outbound by {auth_authen} alone. Checks every message reaches
+# the sink byte-identical
+# apart from trace headers, then runs crm-flusher --once and checks the
+# activities crm-milterctl lists (one per message; one for the duplicate).
+#
+# Exit: 0 all passed, 1 a check failed, 77 skipped (not root, no Postfix,
+# no swaks, crm-milter not built). CRM_TEST_MILTER=passthrough runs the
+# delivery checks against bench/passthrough-milter (harness self-test).
+set -u
+. "$(dirname "$0")/../lib/mta.sh"
+
+mta_require_root
+mta_require_postfix
+command -v swaks >/dev/null 2>&1 || mta_skip "swaks is not installed"
+MILTER=${CRM_TEST_MILTER:-crm}
+if [ "$MILTER" = crm ]; then
+	mta_require_bin "$top_builddir/crm-milter" crm-milter
+	mta_require_bin "$top_builddir/crm-flusher" crm-flusher
+	mta_require_bin "$top_builddir/crm-milterctl" crm-milterctl
+	getent passwd crm-milter >/dev/null ||
+		mta_skip "no crm-milter user (run scripts/install-deps.sh)"
+else
+	mta_require_bin "$top_builddir/bench/passthrough-milter" passthrough-milter
+fi
+
+mta_init postfix
+mta_sink_start dump || { mta_not_ok "smtp-sink starts"; mta_done; }
+
+CRM=$MTA_TMP/crm
+CONF=$MTA_TMP/crm-milter.conf
+SOCK=unix:$CRM/milter.sock
+mkdir -p "$CRM"
+if [ "$MILTER" = crm ]; then
+	mta_crm_config "$CONF" "$CRM" "$SOCK"
+	mta_check "crm-milter starts and listens on $SOCK" mta_crm_start "$CONF" "$SOCK"
+else
+	chmod 755 "$CRM"
+	mta_check "passthrough-milter listens on $SOCK" mta_passthrough_start "$SOCK"
+fi
+[ "$MTA_FAILED" = 0 ] || mta_done
+
+PF=$MTA_TMP/pf
+mta_postfix_make "$PF"
+mta_postfix_conf "$PF" "smtpd_milters = $SOCK" "non_smtpd_milters = $SOCK"
+mta_check "SASL (Dovecot protocol stand-in) configured" mta_postfix_sasl "$PF"
+if ! mta_postfix_start "$PF"; then
+	mta_not_ok "postfix starts" "$(tail -n 20 "$PF/maillog" 2>/dev/null)"
+	mta_done
+fi
+mta_ok "postfix starts (in $MTA_PF_IN_PORT, submission $MTA_PF_SUB_PORT)"
+
+M=$MTA_TMP/msg
+mkdir -p "$M"
+mta_make_message "$M/out" alice@example.com bob@external.test \
+	"Quarterly figures" out.1@example.com carol@external.test
+mta_make_message "$M/in" carol@external.test dave@example.com \
+	"Question about the offer" in.1@external.test
+mta_make_message "$M/local" alice@example.com erin@external.test \
+	"Sent with the sendmail command" local.1@example.com
+mta_make_message "$M/dup" alice@example.com frank@external.test \
+	"Sent twice" dup.1@example.com
+mta_make_message "$M/auth" alice@example.com grace@external.test \
+	"Authenticated on the inbound port" auth.1@example.com
+
+mta_check "(a) outbound on the ORIGINATING submission port accepted" \
+	mta_swaks "$MTA_PF_SUB_PORT" alice@example.com \
+	bob@external.test,carol@external.test "$M/out"
+mta_check "(b) inbound from an external sender accepted" \
+	mta_swaks "$MTA_PF_IN_PORT" carol@external.test dave@example.com "$M/in"
+mta_check "(c) local submission with Postfix's sendmail command accepted" \
+	mta_pf_sendmail "$PF" alice@example.com erin@external.test "$M/local"
+mta_check "(d) duplicate: first copy accepted" \
+	mta_swaks "$MTA_PF_SUB_PORT" alice@example.com frank@external.test "$M/dup"
+mta_check "(d) duplicate: second copy (same Message-ID) accepted" \
+	mta_swaks "$MTA_PF_SUB_PORT" alice@example.com frank@external.test "$M/dup"
+
+mta_check "(e) authenticated submission on the INBOUND port accepted" \
+	mta_swaks "$MTA_PF_IN_PORT" alice@example.com grace@external.test "$M/auth" \
+	--auth PLAIN --auth-user alice@example.com --auth-password secret
+
+if mta_sink_wait 6 30; then
+	mta_ok "all 6 messages reached smtp-sink"
+else
+	mta_not_ok "all 6 messages reached smtp-sink (got $(mta_sink_count))" \
+		"$(tail -n 20 "$PF/maillog")"
+fi
+
+# Byte identity: each dump equals what was sent, apart from trace headers.
+check_identical() {
+	local label=$1 file=$2 id=$3 want=$4 dumps d n=0 out
+	dumps=$(mta_sink_find "$id")
+	for d in $dumps; do
+		n=$((n + 1))
+		if out=$(mta_same_body "$file" "$d"); then
+			mta_ok "$label: copy $n at the sink is byte-identical apart from trace headers"
+		else
+			mta_not_ok "$label: copy $n at the sink is byte-identical apart from trace headers" "$out"
+		fi
+	done
+	[ "$n" = "$want" ] || mta_not_ok "$label: $want copies at the sink (found $n)"
+}
+check_identical "(a) outbound" "$M/out" out.1@example.com 1
+check_identical "(b) inbound" "$M/in" in.1@external.test 1
+check_identical "(c) local" "$M/local" local.1@example.com 1
+check_identical "(d) duplicate" "$M/dup" dup.1@example.com 2
+check_identical "(e) authenticated" "$M/auth" auth.1@example.com 1
+
+if grep -i -E '(warning|error|fatal).*milter' "$PF/maillog" >/dev/null; then
+	mta_not_ok "no milter errors in the Postfix log" \
+		"$(grep -i -E '(warning|error|fatal).*milter' "$PF/maillog" | tail -n 5)"
+else
+	mta_ok "no milter errors in the Postfix log"
+fi
+
+if [ "$MILTER" = crm ]; then
+	if out=$("$top_builddir/crm-flusher" -c "$CONF" --once 2>&1); then
+		mta_ok "crm-flusher --once drains the spool"
+	else
+		mta_not_ok "crm-flusher --once drains the spool" "$out"
+	fi
+	ACTS=$MTA_TMP/activities.json
+	if "$top_builddir/crm-milterctl" -c "$CONF" activities --json >"$ACTS" 2>"$ACTS.err" &&
+		python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$ACTS" 2>>"$ACTS.err"; then
+		mta_ok "crm-milterctl activities --json prints JSON"
+	else
+		mta_not_ok "crm-milterctl activities --json prints JSON" \
+			"$(cat "$ACTS.err"; head -c 2000 "$ACTS")"
+		echo '[]' >"$ACTS"
+	fi
+	# expect LABEL DIRECTION FROM TO SUBJECT COUNT
+	expect() {
+		local n
+		n=$(mta_activity_count "$ACTS" "$2" "$3" "$4" "$5")
+		if [ "$n" = "$6" ]; then
+			mta_ok "$1: $6 $2 activity from $3 to $4"
+		else
+			mta_not_ok "$1: $6 $2 activity from $3 to $4 (found $n)" \
+				"$(python3 -m json.tool "$ACTS" | head -n 60)"
+		fi
+	}
+	expect "(a) outbound" outbound alice@example.com bob@external.test "Quarterly figures" 1
+	expect "(a) outbound, Cc" outbound alice@example.com carol@external.test "Quarterly figures" 1
+	expect "(b) inbound" inbound carol@external.test dave@example.com "Question about the offer" 1
+	expect "(c) local submission" outbound alice@example.com erin@external.test \
+		"Sent with the sendmail command" 1
+	expect "(d) same Message-ID twice" outbound alice@example.com frank@external.test "Sent twice" 1
+	expect "(e) authenticated ({auth_authen})" outbound alice@example.com grace@external.test \
+		"Authenticated on the inbound port" 1
+	total=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$ACTS" 2>/dev/null)
+	if [ "$total" = 5 ]; then
+		mta_ok "exactly 5 activities in the ledger"
+	else
+		mta_not_ok "exactly 5 activities in the ledger (found $total)"
+	fi
+fi
+
+mta_done

@@ -1,0 +1,386 @@
+/*
+ * test_callbacks.c - crm-milter's mlfi_* callbacks driven through the fake
+ * seam (no MTA): what each kind of message puts in the spool, the raw
+ * message kept byte for byte (in memory and spilled), duplicates, size
+ * limits, and internal failures per on_internal_error.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <cmocka.h>
+
+#include "milter/callbacks.h"
+#include "fake_seam.h"
+#include "milter/snapshot.h"
+#include "spool.h"
+#include "testutil.h"
+
+typedef struct {
+	const char *label;
+	const char *client_ip;      /* NULL: no address (Sendmail local) */
+	int port;
+	const char *hostname;
+	const char *auth;
+	const char *daemon;
+	const char *from;
+	const char *rcpts[4];
+	const char *want_direction; /* NULL: no job */
+	const char *want_rule;
+} cb_case;
+
+static const cb_case cases[] = {
+	{ "authenticated sender: outbound job", "198.51.100.7", 40000, "client.test", "alice", NULL,
+	  "<alice@example.com>", { "<bob@customer.test>" }, "outbound", "outbound" },
+	{ "internal network: outbound job", "10.9.8.7", 40001, "ws.example.com", NULL, NULL,
+	  "<alice@example.com>", { "<bob@customer.test>", "<carol@customer.test>" }, "outbound", "outbound" },
+	{ "outbound daemon: outbound job", "203.0.113.50", 40002, "x.test", NULL, "ORIGINATING",
+	  "<alice@example.com>", { "<bob@customer.test>" }, "outbound", "outbound" },
+	{ "Postfix non-SMTP submission: outbound job", "127.0.0.1", 0, "localhost", NULL, NULL,
+	  "<root@example.com>", { "<bob@customer.test>" }, "outbound", "outbound" },
+	{ "Sendmail local submission (no address): outbound job", NULL, 0, "localhost", NULL, NULL,
+	  "<root@example.com>", { "<bob@customer.test>" }, "outbound", "outbound" },
+	{ "from outside to us: inbound job", "203.0.113.9", 50000, "mx.customer.test", NULL, "MX",
+	  "<bob@customer.test>", { "<alice@example.com>" }, "inbound", "inbound" },
+	{ "internal mail: no rule, no job", "10.9.8.7", 40003, "ws.example.com", NULL, NULL,
+	  "<alice@example.com>", { "<dan@example.com>" }, NULL, NULL },
+	{ "outside to outside: no job", "203.0.113.9", 50001, "mx.customer.test", NULL, NULL,
+	  "<bob@customer.test>", { "<eve@elsewhere.test>" }, NULL, NULL },
+};
+
+static const char *headers[][2] = {
+	{ "From", "Alice <alice@example.com>" },
+	{ "To", "bob@customer.test" },
+	{ "Subject", "Quote" },
+	{ "Message-ID", "<%s@example.com>" },
+};
+
+typedef struct {
+	char *dir;
+	char *spool;
+	crm_db *db;
+} fixture;
+
+/* Install a runtime for this config text (spool path substituted). */
+static void
+install(fixture *f, const char *extra_milter, const char *spool_path)
+{
+	crm_config *cfg = testutil_config(
+	    "milter { internal_domains = {\"example.com\"} internal_networks = {\"10.0.0.0/8\"}\n"
+	    "         outbound_daemons = {\"ORIGINATING\"} tmp_dir = \"%s\" %s }\n"
+	    "spool { path = \"%s\" }\n"
+	    "crm \"local\" { type = ledger }\n"
+	    "rule \"outbound\" { direction = outbound save = \"local\" }\n"
+	    "rule \"inbound\" { direction = inbound save = \"local\" }\n",
+	    f->dir, extra_milter, spool_path);
+	snapshot_set(runtime_new(cfg));
+}
+
+static int
+setup(void **state)
+{
+	fixture *f = g_new0(fixture, 1);
+
+	f->dir = testutil_tmpdir();
+	f->spool = g_build_filename(f->dir, "spool.db", NULL);
+	install(f, "", f->spool);
+	f->db = db_open(f->spool, 1000, NULL);
+	assert_non_null(f->db);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	fixture *f = *state;
+
+	snapshot_set(NULL);
+	db_close(f->db);
+	testutil_rmtree(f->dir);
+	g_free(f->spool);
+	g_free(f->dir);
+	g_free(f);
+	return 0;
+}
+
+/* connect + helo for one case. */
+static SMFICTX *
+connect_as(const cb_case *c)
+{
+	SMFICTX *ctx = fake_ctx_new();
+	struct sockaddr_in sin;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)c->port);
+	if (c->client_ip != NULL)
+		inet_pton(AF_INET, c->client_ip, &sin.sin_addr);
+	if (c->daemon)
+		fake_set_macro(ctx, "{daemon_name}", c->daemon);
+	assert_int_equal(mlfi_connect(ctx, (char *)c->hostname,
+	    c->client_ip ? (struct sockaddr *)&sin : NULL), SMFIS_CONTINUE);
+	assert_int_equal(mlfi_helo(ctx, "client.test"), SMFIS_CONTINUE);
+	return ctx;
+}
+
+/* One transaction; returns eom's answer. body is sent in chunks. */
+static sfsistat
+send_message(SMFICTX *ctx, const cb_case *c, const char *qid, const char *msgid,
+    const char *body, gsize body_len, GString *expect)
+{
+	char *argv[2] = { (char *)c->from, NULL };
+
+	fake_set_macro(ctx, "{auth_authen}", c->auth);
+	fake_set_macro(ctx, "{i}", NULL);
+	assert_int_equal(mlfi_envfrom(ctx, argv), SMFIS_CONTINUE);
+	for (int i = 0; c->rcpts[i] != NULL; i++) {
+		char *rv[2] = { (char *)c->rcpts[i], NULL };
+		assert_int_equal(mlfi_envrcpt(ctx, rv), SMFIS_CONTINUE);
+	}
+	fake_set_macro(ctx, "{i}", qid);
+	assert_int_equal(mlfi_data(ctx), SMFIS_CONTINUE);
+	for (size_t i = 0; i < G_N_ELEMENTS(headers); i++) {
+		char *v = g_strdup_printf(headers[i][1], msgid);
+		assert_int_equal(mlfi_header(ctx, (char *)headers[i][0], v), SMFIS_CONTINUE);
+		if (expect)
+			g_string_append_printf(expect, "%s: %s\r\n", headers[i][0], v);
+		g_free(v);
+	}
+	assert_int_equal(mlfi_eoh(ctx), SMFIS_CONTINUE);
+	if (expect)
+		g_string_append(expect, "\r\n");
+	for (gsize off = 0; off < body_len; off += 4000) {
+		gsize n = MIN(4000, body_len - off);
+		assert_int_equal(mlfi_body(ctx, (unsigned char *)body + off, n), SMFIS_CONTINUE);
+		if (expect)
+			g_string_append_len(expect, body + off, (gssize)n);
+	}
+	return mlfi_eom(ctx);
+}
+
+/* All jobs, oldest first. */
+static GPtrArray *
+jobs(fixture *f)
+{
+	GPtrArray *l = spool_list(f->db, -1, 100, NULL);
+
+	assert_non_null(l);
+	return l;
+}
+
+/* Each case queues the job it should, with envelope and decision. */
+static void
+test_cases(void **state)
+{
+	fixture *f = *state;
+
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		const cb_case *c = &cases[i];
+		SMFICTX *ctx = connect_as(c);
+		char *qid = g_strdup_printf("Q%zu", i), *mid = g_strdup_printf("case%zu", i);
+		GPtrArray *before = jobs(f), *after;
+		guint n0 = before->len;
+
+		assert_int_equal(send_message(ctx, c, qid, mid, "Hi\r\n", 4, NULL), SMFIS_CONTINUE);
+		after = jobs(f);
+		if (c->want_direction == NULL) {
+			if (after->len != n0)
+				fail_msg("%s: a job was queued", c->label);
+		} else {
+			spool_job *j;
+			if (after->len != n0 + 1)
+				fail_msg("%s: %u jobs, want %u", c->label, after->len, n0 + 1);
+			j = g_ptr_array_index(after, 0);   /* newest first */
+			if (g_strcmp0(j->direction, c->want_direction) != 0 ||
+			    g_strcmp0(j->rule, c->want_rule) != 0 || g_strcmp0(j->queue_id, qid) != 0)
+				fail_msg("%s: job %s/%s/%s", c->label, j->direction, j->rule, j->queue_id);
+			assert_string_equal(j->profile, "local");
+			assert_int_equal(j->rcpts->len, c->rcpts[1] ? 2 : 1);
+			assert_null(strchr(j->mail_from, '<'));
+		}
+		g_ptr_array_unref(before);
+		g_ptr_array_unref(after);
+		assert_int_equal(mlfi_close(ctx), SMFIS_CONTINUE);
+		assert_null(ctx->priv);
+		fake_ctx_free(ctx);
+		g_free(qid);
+		g_free(mid);
+	}
+}
+
+/* The raw message is kept exactly: in memory, and spilled to a file. */
+static void
+test_payload_exact(void **state)
+{
+	fixture *f = *state;
+	const char *sizes_label[] = { "small", "spilled" };
+	gsize sizes[] = { 300, 300000 };
+
+	install(f, "body_memory_cap = 64K", f->spool);
+	for (int k = 0; k < 2; k++) {
+		SMFICTX *ctx = connect_as(&cases[0]);
+		GString *expect = g_string_new(NULL);
+		char *body = g_malloc(sizes[k]);
+		char *mid = g_strdup_printf("exact%d", k);
+		GPtrArray *l;
+		spool_job *j;
+
+		for (gsize i = 0; i < sizes[k]; i++)
+			body[i] = (i % 78 == 76) ? '\r' : (i % 78 == 77) ? '\n' : (char)('a' + i % 26);
+		assert_int_equal(send_message(ctx, &cases[0], "QX", mid, body, sizes[k], expect), SMFIS_CONTINUE);
+		l = jobs(f);
+		j = spool_get(f->db, ((spool_job *)g_ptr_array_index(l, 0))->id, TRUE, NULL);
+		assert_non_null(j->payload);
+		if (g_bytes_get_size(j->payload) != expect->len ||
+		    memcmp(g_bytes_get_data(j->payload, NULL), expect->str, expect->len) != 0)
+			fail_msg("%s: payload differs (%zu vs %zu bytes)", sizes_label[k],
+			    g_bytes_get_size(j->payload), expect->len);
+		spool_job_free(j);
+		g_ptr_array_unref(l);
+		g_string_free(expect, TRUE);
+		g_free(body);
+		g_free(mid);
+		mlfi_close(ctx);
+		fake_ctx_free(ctx);
+	}
+	/* nothing left in tmp_dir but the spool's own files */
+	GDir *d = g_dir_open(f->dir, 0, NULL);
+	const char *name;
+	while ((name = g_dir_read_name(d)) != NULL)
+		assert_true(g_str_has_prefix(name, "spool.db"));
+	g_dir_close(d);
+}
+
+/* The same message twice (submitted then relayed, or re-sent) makes one
+ * job; a message without Message-ID is keyed by its content. */
+static void
+test_duplicates(void **state)
+{
+	fixture *f = *state;
+	SMFICTX *ctx = connect_as(&cases[0]);
+	GPtrArray *l;
+
+	assert_int_equal(send_message(ctx, &cases[0], "Q1", "dup", "Hi\r\n", 4, NULL), SMFIS_CONTINUE);
+	assert_int_equal(send_message(ctx, &cases[0], "Q2", "dup", "Hi\r\n", 4, NULL), SMFIS_CONTINUE);
+	l = jobs(f);
+	assert_int_equal(l->len, 1);
+	g_ptr_array_unref(l);
+	assert_int_equal(send_message(ctx, &cases[0], "Q3", "other", "Hi\r\n", 4, NULL), SMFIS_CONTINUE);
+	l = jobs(f);
+	assert_int_equal(l->len, 2);
+	g_ptr_array_unref(l);
+	mlfi_close(ctx);
+	fake_ctx_free(ctx);
+}
+
+/* Over max_message_size: the message goes on, nothing is queued. */
+static void
+test_too_big(void **state)
+{
+	fixture *f = *state;
+	SMFICTX *ctx;
+	gsize n = 70 * 1024;
+	char *body = g_malloc0(n);
+	GPtrArray *l;
+
+	install(f, "max_message_size = 64K body_memory_cap = 16K", f->spool);
+	ctx = connect_as(&cases[0]);
+	memset(body, 'x', n);
+	assert_int_equal(send_message(ctx, &cases[0], "QB", "big", body, n, NULL), SMFIS_CONTINUE);
+	l = jobs(f);
+	assert_int_equal(l->len, 0);
+	g_ptr_array_unref(l);
+	mlfi_close(ctx);
+	fake_ctx_free(ctx);
+	g_free(body);
+}
+
+/* The spool cannot be written: accept passes the message, tempfail
+ * answers 451 with a reply. */
+static void
+test_internal_error(void **state)
+{
+	fixture *f = *state;
+	char *bad = g_build_filename(f->dir, "missing-dir", "spool.db", NULL);
+	SMFICTX *ctx;
+
+	install(f, "on_internal_error = accept", bad);
+	ctx = connect_as(&cases[0]);
+	assert_int_equal(send_message(ctx, &cases[0], "QE1", "e1", "Hi\r\n", 4, NULL), SMFIS_CONTINUE);
+	assert_null(ctx->reply);
+	mlfi_close(ctx);
+	fake_ctx_free(ctx);
+
+	install(f, "on_internal_error = tempfail", bad);
+	ctx = connect_as(&cases[0]);
+	assert_int_equal(send_message(ctx, &cases[0], "QE2", "e2", "Hi\r\n", 4, NULL), SMFIS_TEMPFAIL);
+	assert_non_null(ctx->reply);
+	assert_true(g_str_has_prefix(ctx->reply, "451 4.3.0"));
+	mlfi_close(ctx);
+	fake_ctx_free(ctx);
+	g_free(bad);
+}
+
+/* Abort mid-message, then a full message on the same connection; a
+ * reload between messages does not affect the open connection. */
+static void
+test_abort_and_reload(void **state)
+{
+	fixture *f = *state;
+	SMFICTX *ctx = connect_as(&cases[0]);
+	char *argv[2] = { "<alice@example.com>", NULL };
+	GPtrArray *l;
+
+	assert_int_equal(mlfi_envfrom(ctx, argv), SMFIS_CONTINUE);
+	assert_int_equal(mlfi_header(ctx, "Subject", "half"), SMFIS_CONTINUE);
+	assert_int_equal(mlfi_abort(ctx), SMFIS_CONTINUE);
+	/* a reload that drops every rule: this connection keeps its snapshot */
+	snapshot_set(runtime_new(testutil_config("spool { path = \"%s\" }\n", f->spool)));
+	assert_int_equal(send_message(ctx, &cases[0], "QA", "after-abort", "Hi\r\n", 4, NULL), SMFIS_CONTINUE);
+	l = jobs(f);
+	assert_int_equal(l->len, 1);
+	g_ptr_array_unref(l);
+	mlfi_close(ctx);
+	fake_ctx_free(ctx);
+	/* a new connection sees the new config: no rule, no job */
+	ctx = connect_as(&cases[0]);
+	assert_int_equal(send_message(ctx, &cases[0], "QB", "new-conn", "Hi\r\n", 4, NULL), SMFIS_CONTINUE);
+	l = jobs(f);
+	assert_int_equal(l->len, 1);
+	g_ptr_array_unref(l);
+	mlfi_close(ctx);
+	fake_ctx_free(ctx);
+}
+
+/* Close without any message, and callbacks with no context. */
+static void
+test_no_context(void **state)
+{
+	SMFICTX *ctx = fake_ctx_new();
+	char *argv[2] = { "<a@b.test>", NULL };
+
+	assert_int_equal(mlfi_body(ctx, (unsigned char *)"x", 1), SMFIS_CONTINUE);
+	assert_int_equal(mlfi_eom(ctx), SMFIS_CONTINUE);
+	assert_int_equal(mlfi_envfrom(ctx, argv), SMFIS_ACCEPT);
+	assert_int_equal(mlfi_close(ctx), SMFIS_CONTINUE);
+	fake_ctx_free(ctx);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_cases, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_payload_exact, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_duplicates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_too_big, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_internal_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_abort_and_reload, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_context, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("callbacks", tests, NULL, NULL);
+}
