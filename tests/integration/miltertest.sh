@@ -21,6 +21,7 @@ SOCK=$MTA_TMP/milter.sock
 CONF=$MTA_TMP/crm-milter.conf
 CTL=$top_builddir/crm-milterctl
 mta_crm_config "$CONF" "$MTA_TMP/spool" "unix:$SOCK"
+cp "$CONF" "$CONF.good"
 mta_crm_start "$CONF" "unix:$SOCK" || { mta_not_ok "crm-milter starts"; mta_done; }
 mta_ok "crm-milter starts and listens on unix:$SOCK"
 
@@ -31,7 +32,7 @@ run() {
 
 # jobs DIRECTION: how many spool jobs have that direction
 jobs() {
-	"$CTL" -c "$CONF" queue list --json | python3 -c '
+	"$CTL" -c "$CONF.good" queue list --json | python3 -c '
 import json, sys
 print(sum(1 for j in json.load(sys.stdin) if j["direction"] == sys.argv[1]))' "$1"
 }
@@ -60,7 +61,6 @@ mta_check "crm-flusher --once drains the spool" "$top_builddir/crm-flusher" -c "
 	mta_ok "no job left pending" || mta_not_ok "no job left pending"
 
 # SIGHUP with a bad config: refused, old config kept, still running
-cp "$CONF" "$CONF.good"
 printf 'milter { sockt = "oops" }\n' >>"$CONF"
 kill -HUP "$MTA_CRM_PID"
 sleep 1

@@ -96,25 +96,11 @@ else
 		"$(tail -n 20 "$PF/maillog")"
 fi
 
-# Byte identity: each dump equals what was sent, apart from trace headers.
-check_identical() {
-	local label=$1 file=$2 id=$3 want=$4 dumps d n=0 out
-	dumps=$(mta_sink_find "$id")
-	for d in $dumps; do
-		n=$((n + 1))
-		if out=$(mta_same_body "$file" "$d"); then
-			mta_ok "$label: copy $n at the sink is byte-identical apart from trace headers"
-		else
-			mta_not_ok "$label: copy $n at the sink is byte-identical apart from trace headers" "$out"
-		fi
-	done
-	[ "$n" = "$want" ] || mta_not_ok "$label: $want copies at the sink (found $n)"
-}
-check_identical "(a) outbound" "$M/out" out.1@example.com 1
-check_identical "(b) inbound" "$M/in" in.1@external.test 1
-check_identical "(c) local" "$M/local" local.1@example.com 1
-check_identical "(d) duplicate" "$M/dup" dup.1@example.com 2
-check_identical "(e) authenticated" "$M/auth" auth.1@example.com 1
+mta_check_identical "(a) outbound" "$M/out" out.1@example.com 1
+mta_check_identical "(b) inbound" "$M/in" in.1@external.test 1
+mta_check_identical "(c) local" "$M/local" local.1@example.com 1
+mta_check_identical "(d) duplicate" "$M/dup" dup.1@example.com 2
+mta_check_identical "(e) authenticated" "$M/auth" auth.1@example.com 1
 
 if grep -i -E '(warning|error|fatal).*milter' "$PF/maillog" >/dev/null; then
 	mta_not_ok "no milter errors in the Postfix log" \
@@ -124,45 +110,16 @@ else
 fi
 
 if [ "$MILTER" = crm ]; then
-	if out=$("$top_builddir/crm-flusher" -c "$CONF" --once 2>&1); then
-		mta_ok "crm-flusher --once drains the spool"
-	else
-		mta_not_ok "crm-flusher --once drains the spool" "$out"
-	fi
-	ACTS=$MTA_TMP/activities.json
-	if "$top_builddir/crm-milterctl" -c "$CONF" activities --json >"$ACTS" 2>"$ACTS.err" &&
-		python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$ACTS" 2>>"$ACTS.err"; then
-		mta_ok "crm-milterctl activities --json prints JSON"
-	else
-		mta_not_ok "crm-milterctl activities --json prints JSON" \
-			"$(cat "$ACTS.err"; head -c 2000 "$ACTS")"
-		echo '[]' >"$ACTS"
-	fi
-	# expect LABEL DIRECTION FROM TO SUBJECT COUNT
-	expect() {
-		local n
-		n=$(mta_activity_count "$ACTS" "$2" "$3" "$4" "$5")
-		if [ "$n" = "$6" ]; then
-			mta_ok "$1: $6 $2 activity from $3 to $4"
-		else
-			mta_not_ok "$1: $6 $2 activity from $3 to $4 (found $n)" \
-				"$(python3 -m json.tool "$ACTS" | head -n 60)"
-		fi
-	}
-	expect "(a) outbound" outbound alice@example.com bob@external.test "Quarterly figures" 1
-	expect "(a) outbound, Cc" outbound alice@example.com carol@external.test "Quarterly figures" 1
-	expect "(b) inbound" inbound carol@external.test dave@example.com "Question about the offer" 1
-	expect "(c) local submission" outbound alice@example.com erin@external.test \
+	mta_crm_flush_and_list "$CONF" "$ACTS"
+	mta_expect_activity "$ACTS" "(a) outbound" outbound alice@example.com to:bob@external.test "Quarterly figures" 1
+	mta_expect_activity "$ACTS" "(a) outbound, Cc" outbound alice@example.com cc:carol@external.test "Quarterly figures" 1
+	mta_expect_activity "$ACTS" "(b) inbound" inbound carol@external.test dave@example.com "Question about the offer" 1
+	mta_expect_activity "$ACTS" "(c) local submission" outbound alice@example.com erin@external.test \
 		"Sent with the sendmail command" 1
-	expect "(d) same Message-ID twice" outbound alice@example.com frank@external.test "Sent twice" 1
-	expect "(e) authenticated ({auth_authen})" outbound alice@example.com grace@external.test \
+	mta_expect_activity "$ACTS" "(d) same Message-ID twice" outbound alice@example.com frank@external.test "Sent twice" 1
+	mta_expect_activity "$ACTS" "(e) authenticated ({auth_authen})" outbound alice@example.com grace@external.test \
 		"Authenticated on the inbound port" 1
-	total=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$ACTS" 2>/dev/null)
-	if [ "$total" = 5 ]; then
-		mta_ok "exactly 5 activities in the ledger"
-	else
-		mta_not_ok "exactly 5 activities in the ledger (found $total)"
-	fi
+	mta_expect_activity_total "$ACTS" 5
 fi
 
 mta_done

@@ -81,23 +81,9 @@ else
 		"$(tail -n 20 "$SM/sendmail.log")"
 fi
 
-# check_identical LABEL SENT MESSAGE-ID COPIES
-check_identical() {
-	local label=$1 file=$2 id=$3 want=$4 dumps d n=0 out
-	dumps=$(mta_sink_find "$id")
-	for d in $dumps; do
-		n=$((n + 1))
-		if out=$(mta_same_body "$file" "$d"); then
-			mta_ok "$label: copy $n at the sink is byte-identical apart from trace headers"
-		else
-			mta_not_ok "$label: copy $n at the sink is byte-identical apart from trace headers" "$out"
-		fi
-	done
-	[ "$n" = "$want" ] || mta_not_ok "$label: $want copies at the sink (found $n)"
-}
-check_identical "outbound" "$M/out" sm-out.1@example.com 1
-check_identical "inbound" "$M/in" sm-in.1@external.test 1
-check_identical "duplicate" "$M/dup" sm-dup.1@example.com 2
+mta_check_identical "outbound" "$M/out" sm-out.1@example.com 1
+mta_check_identical "inbound" "$M/in" sm-in.1@external.test 1
+mta_check_identical "duplicate" "$M/dup" sm-dup.1@example.com 2
 
 if grep -i -E 'milter.*(error|timeout|unavailable|tempfail)' "$SM/sendmail.log" >/dev/null; then
 	mta_not_ok "no milter errors in the Sendmail log" \
@@ -107,42 +93,13 @@ else
 fi
 
 if [ "$MILTER" = crm ]; then
-	if out=$("$top_builddir/crm-flusher" -c "$CONF" --once 2>&1); then
-		mta_ok "crm-flusher --once drains the spool"
-	else
-		mta_not_ok "crm-flusher --once drains the spool" "$out"
-	fi
-	ACTS=$MTA_TMP/activities.json
-	if "$top_builddir/crm-milterctl" -c "$CONF" activities --json >"$ACTS" 2>"$ACTS.err" &&
-		python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$ACTS" 2>>"$ACTS.err"; then
-		mta_ok "crm-milterctl activities --json prints JSON"
-	else
-		mta_not_ok "crm-milterctl activities --json prints JSON" \
-			"$(cat "$ACTS.err"; head -c 2000 "$ACTS")"
-		echo '[]' >"$ACTS"
-	fi
-	# expect LABEL DIRECTION FROM TO SUBJECT COUNT
-	expect() {
-		local n
-		n=$(mta_activity_count "$ACTS" "$2" "$3" "$4" "$5")
-		if [ "$n" = "$6" ]; then
-			mta_ok "$1: $6 $2 activity from $3 to $4"
-		else
-			mta_not_ok "$1: $6 $2 activity from $3 to $4 (found $n)" \
-				"$(python3 -m json.tool "$ACTS" | head -n 60)"
-		fi
-	}
-	expect "outbound ({daemon_name}=ORIGINATING)" outbound alice@example.com \
+	mta_crm_flush_and_list "$CONF" "$ACTS"
+	mta_expect_activity "$ACTS" "outbound ({daemon_name}=ORIGINATING)" outbound alice@example.com \
 		bob@external.test "Sendmail outbound" 1
-	expect "outbound, Cc" outbound alice@example.com carol@external.test "Sendmail outbound" 1
-	expect "inbound" inbound carol@external.test dave@example.com "Sendmail inbound" 1
-	expect "same Message-ID twice" outbound alice@example.com frank@external.test "Sendmail twice" 1
-	total=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$ACTS" 2>/dev/null)
-	if [ "$total" = 3 ]; then
-		mta_ok "exactly 3 activities in the ledger"
-	else
-		mta_not_ok "exactly 3 activities in the ledger (found $total)"
-	fi
+	mta_expect_activity "$ACTS" "outbound, Cc" outbound alice@example.com cc:carol@external.test "Sendmail outbound" 1
+	mta_expect_activity "$ACTS" "inbound" inbound carol@external.test dave@example.com "Sendmail inbound" 1
+	mta_expect_activity "$ACTS" "same Message-ID twice" outbound alice@example.com frank@external.test "Sendmail twice" 1
+	mta_expect_activity_total "$ACTS" 3
 fi
 
 mta_done

@@ -25,7 +25,11 @@
 #   send:     mta_swaks PORT FROM TO FILE [extra swaks args],
 #             mta_pf_sendmail DIR FROM TO FILE, mta_make_message FILE ...
 #   compare:  mta_strip_trace FILE, mta_same_body SENT DUMP
-#   crm:      mta_activity_count JSON DIRECTION FROM TO SUBJECT
+#   crm:      mta_activity_count JSON DIRECTION FROM TO SUBJECT,
+#             mta_check_identical LABEL SENT MSGID COPIES,
+#             mta_crm_flush_and_list CONF JSON,
+#             mta_expect_activity JSON LABEL DIRECTION FROM TO SUBJECT COUNT,
+#             mta_expect_activity_total JSON COUNT
 #
 # Ownership and safety: only PIDs this library started (mta_track) are ever
 # signalled, by PID, never by name. Postfix masters are stopped with
@@ -586,8 +590,9 @@ mta_same_body() {
 
 # Print how many activities in JSON file FILE (crm-milterctl activities
 # --json) have DIRECTION, the address FROM in "from", TO among to/cc/bcc
-# and SUBJECT. Address fields may be strings, lists or objects: every
-# address found in them counts.
+# (or only in one field when written "cc:ADDR", "to:ADDR", "bcc:ADDR") and
+# SUBJECT. Address fields may be strings, lists or objects: every address
+# found in them counts.
 mta_activity_count() {
 	python3 - "$@" <<'EOF'
 import json, re, sys
@@ -603,13 +608,75 @@ for a in acts:
         continue
     if frm.lower() not in addrs(a.get("from")):
         continue
-    if to.lower() not in addrs([a.get("to"), a.get("cc"), a.get("bcc")]):
+    field, _, addr = to.rpartition(":")
+    where = [a.get(field)] if field else [a.get("to"), a.get("cc"), a.get("bcc")]
+    if addr.lower() not in addrs(where):
         continue
     if a.get("subject") != subject:
         continue
     n += 1
 print(n)
 EOF
+}
+
+# Check that the sink holds COPIES dumps with Message-ID ID, each equal to
+# file SENT apart from trace headers: mta_check_identical LABEL SENT ID COPIES
+mta_check_identical() {
+	local label=$1 file=$2 id=$3 want=$4 dumps d n=0 out
+	dumps=$(mta_sink_find "$id")
+	for d in $dumps; do
+		n=$((n + 1))
+		if out=$(mta_same_body "$file" "$d"); then
+			mta_ok "$label: copy $n at the sink is byte-identical apart from trace headers"
+		else
+			mta_not_ok "$label: copy $n at the sink is byte-identical apart from trace headers" "$out"
+		fi
+	done
+	[ "$n" = "$want" ] || mta_not_ok "$label: $want copies at the sink (found $n)"
+}
+
+# Run crm-flusher --once on CONF, then write crm-milterctl's activities
+# (JSON) to FILE; each step is a check. FILE holds [] if listing failed.
+mta_crm_flush_and_list() {
+	local conf=$1 file=$2 out
+	if out=$("$top_builddir/crm-flusher" -c "$conf" --once 2>&1); then
+		mta_ok "crm-flusher --once drains the spool"
+	else
+		mta_not_ok "crm-flusher --once drains the spool" "$out"
+	fi
+	if "$top_builddir/crm-milterctl" -c "$conf" activities --json >"$file" 2>"$file.err" &&
+		python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$file" 2>>"$file.err"; then
+		mta_ok "crm-milterctl activities --json prints JSON"
+	else
+		mta_not_ok "crm-milterctl activities --json prints JSON" \
+			"$(cat "$file.err"; head -c 2000 "$file")"
+		echo '[]' >"$file"
+	fi
+}
+
+# Check that JSON file FILE has COUNT activities matching (see
+# mta_activity_count): mta_expect_activity FILE LABEL DIRECTION FROM TO SUBJECT COUNT
+mta_expect_activity() {
+	local file=$1 n
+	shift
+	n=$(mta_activity_count "$file" "$2" "$3" "$4" "$5")
+	if [ "$n" = "$6" ]; then
+		mta_ok "$1: $6 $2 activity from $3, rcpt $4"
+	else
+		mta_not_ok "$1: $6 $2 activity from $3, rcpt $4 (found $n)" \
+			"$(python3 -m json.tool "$file" | head -n 60)"
+	fi
+}
+
+# Check that JSON file FILE lists exactly COUNT activities.
+mta_expect_activity_total() {
+	local total
+	total=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$1" 2>/dev/null)
+	if [ "$total" = "$2" ]; then
+		mta_ok "exactly $2 activities in the ledger"
+	else
+		mta_not_ok "exactly $2 activities in the ledger (found $total)"
+	fi
 }
 
 # ---------------------------------------------------------------- cleanup
