@@ -16,7 +16,9 @@
 # "smtp-source -s SESSIONS -m COUNT -l BYTES" into that port, timed from the
 # first send until the sink has counted all of them. crm-milter's config has
 # rules saving outbound (and inbound) mail, so every message is classified
-# and written to its spool; the number of spool jobs is shown as a check.
+# and written to its spool; the number of spool jobs is shown as a check
+# (crm-milterctl lists at most 1000), and the CPU time each milter process
+# used (warm-up included; measured from /proc just before it is stopped).
 # Prints a table and whether crm-milter reaches 0.9x the pass-through rate.
 set -u
 . "$(dirname "$0")/../tests/lib/mta.sh"
@@ -57,10 +59,19 @@ milter_spec() {
 	fi
 }
 
-# one_run KIND SOCKETTYPE: one measured run; appends "KIND SOCK SECONDS JOBS"
-# to $RESULTS. KIND is none, passthrough or crm.
+# cpu_seconds PID: user+system CPU seconds PID (all threads) has used.
+cpu_seconds() {
+	python3 - "$1" <<'EOF'
+import os, sys
+f = open("/proc/%s/stat" % sys.argv[1]).read().rsplit(")", 1)[1].split()
+print("%.2f" % ((int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")))
+EOF
+}
+
+# one_run KIND SOCKETTYPE: one measured run; appends "KIND SOCK SECONDS JOBS
+# CPU" to $RESULTS. KIND is none, passthrough or crm.
 one_run() {
-	local kind=$1 sock=$2 run spec pf t0 t1 secs jobs=- smtpd_milters='' base
+	local kind=$1 sock=$2 run spec pf t0 t1 secs jobs=- smtpd_milters='' base cpu
 	run=$(mktemp -d "$MTA_TMP/run.XXXXXX")
 	chmod 755 "$run"
 	mta_sink_start || return 1
@@ -98,9 +109,13 @@ one_run() {
 	t1=$(date +%s.%N)
 	secs=$(python3 -c "print('%.2f' % ($t1 - $t0))")
 
+	cpu=-
+	[ "$kind" = passthrough ] && cpu=$(cpu_seconds "$MTA_PT_PID")
+	[ "$kind" = crm ] && cpu=$(cpu_seconds "$MTA_CRM_PID")
 	if [ "$kind" = crm ]; then
+		# crm-milterctl lists at most 1000 jobs: "1000+" means at least that
 		jobs=$("$top_builddir/crm-milterctl" -c "$run/crm.conf" queue list --json 2>/dev/null |
-			python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d if isinstance(d, list) else d.get("jobs", [])))' \
+			python3 -c 'import json,sys; d=json.load(sys.stdin); n=len(d if isinstance(d, list) else d.get("jobs", [])); print("%d%s" % (n, "+" if n == 1000 else ""))' \
 			2>/dev/null) || jobs='?'
 	fi
 	if grep -i -E '(warning|error|fatal).*milter' "$pf/maillog" >/dev/null; then
@@ -112,8 +127,9 @@ one_run() {
 	[ -n "${MTA_CRM_PID:-}" ] && mta_kill "$MTA_CRM_PID" TERM
 	MTA_PT_PID='' MTA_CRM_PID=''
 	mta_sink_stop
-	echo "$kind $sock $secs $jobs" >>"$RESULTS"
-	printf '  %-12s %-5s %7ss  spool jobs: %s\n' "$kind" "$sock" "$secs" "$jobs" >&2
+	echo "$kind $sock $secs $jobs $cpu" >>"$RESULTS"
+	printf '  %-12s %-5s %7ss  milter cpu: %5ss  spool jobs: %s\n' "$kind" "$sock" "$secs" \
+		"$cpu" "$jobs" >&2
 }
 
 SOCKS=unix
@@ -136,15 +152,15 @@ import statistics, sys
 path, count = sys.argv[1], int(sys.argv[2])
 runs = {}
 for line in open(path):
-    kind, sock, secs, jobs = line.split()
-    runs.setdefault((kind, sock), []).append((float(secs), jobs))
+    kind, sock, secs, jobs, cpu = line.split()
+    runs.setdefault((kind, sock), []).append((float(secs), jobs, cpu))
 def med(key):
-    return statistics.median(s for s, _ in runs[key])
+    return statistics.median(r[0] for r in runs[key])
 base = med(("none", "-"))
 names = {"none": "postfix alone", "passthrough": "postfix + passthrough-milter",
          "crm": "postfix + crm-milter"}
-print("%-30s %-6s %8s %12s %11s %9s %10s" % ("path", "socket", "seconds",
-      "delivered/s", "vs postfix", "vs pass", "spool jobs"))
+print("%-30s %-6s %8s %12s %11s %8s %11s %11s" % ("path", "socket", "seconds",
+      "delivered/s", "vs postfix", "vs pass", "milter cpu", "spool jobs"))
 verdicts = []
 for (kind, sock) in sorted(runs, key=lambda k: (k[1] != "-", k[1] != "unix", list(names).index(k[0]))):
     secs = med((kind, sock))
@@ -153,9 +169,9 @@ for (kind, sock) in sorted(runs, key=lambda k: (k[1] != "-", k[1] != "unix", lis
         r = med(("passthrough", sock)) / secs
         ratio_pt = "%.2f" % r
         verdicts.append((sock, r))
-    jobs = runs[(kind, sock)][-1][1]
-    print("%-30s %-6s %8.2f %12.0f %11.2f %9s %10s" % (names[kind], sock, secs,
-          count / secs, base / secs, ratio_pt, jobs))
+    _, jobs, cpu = runs[(kind, sock)][-1]
+    print("%-30s %-6s %8.2f %12.0f %11.2f %8s %11s %11s" % (names[kind], sock, secs,
+          count / secs, base / secs, ratio_pt, cpu if cpu == "-" else cpu + "s", jobs))
 if not verdicts:
     print("target: crm-milter >= 0.9x pass-through: NOT MEASURED (crm-milter not built)")
 for sock, r in verdicts:

@@ -66,3 +66,18 @@ prog_drop_privileges(const crm_config *cfg)
 	g_free(spool_dir);
 	return ok;
 }
+
+/* Open the spool, saying why not. */
+crm_db *
+prog_open_spool(const crm_config *cfg)
+{
+	GError *e = NULL;
+	crm_db *db = db_open(cfg->spool_path, cfg->busy_timeout, &e);
+
+	if (db == NULL) {
+		fprintf(stderr, "%s: spool %s: %s\n", g_get_prgname(), cfg->spool_path, e->message);
+		log_msg(CRM_LOG_ERR, NULL, "spool %s: %s", cfg->spool_path, e->message);
+		g_error_free(e);
+	}
+	return db;
+}

@@ -7,13 +7,14 @@
  * This is the only place syslog is called from.
  *
  * Public: prog_log_init, prog_load_config, prog_drop_privileges,
- *         prog_spool_dirs.
+ *         prog_open_spool.
  */
 #ifndef CRM_PROG_H
 #define CRM_PROG_H
 
 #include <glib.h>
 #include "config.h"
+#include "db.h"
 
 /* Log to stderr (foreground) or syslog (mail facility) under ident. */
 void prog_log_init(const char *ident, gboolean to_stderr, int level);
@@ -23,5 +24,7 @@ crm_config *prog_load_config(const char *path);
 /* When root, create the spool and temp directories for the configured
  * user and become it; FALSE after printing why. */
 gboolean prog_drop_privileges(const crm_config *cfg);
+/* Open the configured spool; NULL after printing and logging why. */
+crm_db *prog_open_spool(const crm_config *cfg);
 
 #endif

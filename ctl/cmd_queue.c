@@ -152,11 +152,8 @@ cmd_queue(const char *config_path, int argc, char **argv)
 	}
 	if ((cfg = prog_load_config(config_path)) == NULL || !prog_drop_privileges(cfg))
 		goto out;
-	if ((db = db_open(cfg->spool_path, cfg->busy_timeout, &e)) == NULL) {
-		fprintf(stderr, "crm-milterctl: spool %s: %s\n", cfg->spool_path, e->message);
-		g_error_free(e);
+	if ((db = prog_open_spool(cfg)) == NULL)
 		goto out;
-	}
 	if (strcmp(verb, "list") == 0) {
 		rc = queue_list(db, state_name ? (int)st : -1, json);
 	} else if (strcmp(verb, "show") == 0) {

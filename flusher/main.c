@@ -80,14 +80,11 @@ drain(const crm_config *cfg, gboolean verbose)
 	flush_env env = { real_now, real_rnd, NULL, (volatile int *)&stop_flag };
 	flush_stats st;
 	GError *e = NULL;
-	crm_db *db = db_open(cfg->spool_path, cfg->busy_timeout, &e);
+	crm_db *db = prog_open_spool(cfg);
 	gboolean ok;
 
-	if (db == NULL) {
-		log_msg(CRM_LOG_ERR, NULL, "spool %s: %s", cfg->spool_path, e->message);
-		g_error_free(e);
+	if (db == NULL)
 		return FALSE;
-	}
 	ok = flush_run(db, cfg, &env, &st, &e);
 	if (!ok) {
 		log_msg(CRM_LOG_ERR, NULL, "spool: %s", e ? e->message : "?");

@@ -129,16 +129,11 @@ open_socket(const crm_config *cfg)
 static gboolean
 check_spool(const crm_config *cfg)
 {
-	GError *e = NULL;
-	crm_db *db = db_open(cfg->spool_path, cfg->busy_timeout, &e);
+	crm_db *db = prog_open_spool(cfg);
+	gboolean ok = db != NULL;
 
-	if (db == NULL) {
-		log_msg(CRM_LOG_ERR, NULL, "spool %s: %s", cfg->spool_path, e->message);
-		g_error_free(e);
-		return FALSE;
-	}
 	db_close(db);
-	return TRUE;
+	return ok;
 }
 
 /* SIGHUP: load the file again; keep the old config when it is bad. */

@@ -88,6 +88,14 @@ if [ "$(id -u)" = 0 ]; then
 	[ "$perm" = "660 postfix" ] && mta_ok "socket is 0660 group postfix" || mta_not_ok "socket is $perm"
 fi
 
+if [ "$(id -u)" = 0 ]; then
+	sed 's/user = "crm-milter"/user = "no-such-user-here"/' "$CONF.good" >"$MTA_TMP/nouser.conf"
+	sed -i "s|$SOCK|$MTA_TMP/nouser.sock|" "$MTA_TMP/nouser.conf"
+	out=$(timeout 20 "$top_builddir/crm-milter" -c "$MTA_TMP/nouser.conf" -f 2>&1); rc=$?
+	[ "$rc" = 1 ] && printf '%s' "$out" | grep -q 'user "no-such-user-here" does not exist' &&
+		mta_ok "a missing user is a clear error at start" || mta_not_ok "missing user (exit $rc)" "$out"
+fi
+
 kill -TERM "$MTA_CRM_PID"
 mta_wait_gone "$MTA_CRM_PID" 15 && mta_ok "SIGTERM stops crm-milter" || mta_not_ok "SIGTERM stops crm-milter"
 mta_done

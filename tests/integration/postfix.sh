@@ -110,16 +110,22 @@ else
 fi
 
 if [ "$MILTER" = crm ]; then
+	ACTS=$MTA_TMP/activities.json
 	mta_crm_flush_and_list "$CONF" "$ACTS"
-	mta_expect_activity "$ACTS" "(a) outbound" outbound alice@example.com to:bob@external.test "Quarterly figures" 1
-	mta_expect_activity "$ACTS" "(a) outbound, Cc" outbound alice@example.com cc:carol@external.test "Quarterly figures" 1
-	mta_expect_activity "$ACTS" "(b) inbound" inbound carol@external.test dave@example.com "Question about the offer" 1
-	mta_expect_activity "$ACTS" "(c) local submission" outbound alice@example.com erin@external.test \
-		"Sent with the sendmail command" 1
-	mta_expect_activity "$ACTS" "(d) same Message-ID twice" outbound alice@example.com frank@external.test "Sent twice" 1
-	mta_expect_activity "$ACTS" "(e) authenticated ({auth_authen})" outbound alice@example.com grace@external.test \
-		"Authenticated on the inbound port" 1
+	mta_expect_activity "$ACTS" "(a) outbound" outbound alice@example.com \
+		to:bob@external.test "Quarterly figures" 1
+	mta_expect_activity "$ACTS" "(a) outbound, Cc" outbound alice@example.com \
+		cc:carol@external.test "Quarterly figures" 1
+	mta_expect_activity "$ACTS" "(b) inbound" inbound carol@external.test \
+		dave@example.com "Question about the offer" 1
+	mta_expect_activity "$ACTS" "(c) local submission" outbound alice@example.com \
+		erin@external.test "Sent with the sendmail command" 1
+	mta_expect_activity "$ACTS" "(d) same Message-ID twice" outbound alice@example.com \
+		frank@external.test "Sent twice" 1
+	mta_expect_activity "$ACTS" "(e) authenticated ({auth_authen})" outbound alice@example.com \
+		grace@external.test "Authenticated on the inbound port" 1
 	mta_expect_activity_total "$ACTS" 5
 fi
 
+[ "$MILTER" = crm ] && mta_check_log_clean "$MTA_TMP/crm-milter.log"
 mta_done

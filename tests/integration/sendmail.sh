@@ -93,13 +93,18 @@ else
 fi
 
 if [ "$MILTER" = crm ]; then
+	ACTS=$MTA_TMP/activities.json
 	mta_crm_flush_and_list "$CONF" "$ACTS"
-	mta_expect_activity "$ACTS" "outbound ({daemon_name}=ORIGINATING)" outbound alice@example.com \
-		bob@external.test "Sendmail outbound" 1
-	mta_expect_activity "$ACTS" "outbound, Cc" outbound alice@example.com cc:carol@external.test "Sendmail outbound" 1
-	mta_expect_activity "$ACTS" "inbound" inbound carol@external.test dave@example.com "Sendmail inbound" 1
-	mta_expect_activity "$ACTS" "same Message-ID twice" outbound alice@example.com frank@external.test "Sendmail twice" 1
+	mta_expect_activity "$ACTS" "outbound ({daemon_name}=ORIGINATING)" outbound \
+		alice@example.com to:bob@external.test "Sendmail outbound" 1
+	mta_expect_activity "$ACTS" "outbound, Cc" outbound alice@example.com \
+		cc:carol@external.test "Sendmail outbound" 1
+	mta_expect_activity "$ACTS" "inbound" inbound carol@external.test \
+		dave@example.com "Sendmail inbound" 1
+	mta_expect_activity "$ACTS" "same Message-ID twice" outbound alice@example.com \
+		frank@external.test "Sendmail twice" 1
 	mta_expect_activity_total "$ACTS" 3
 fi
 
+[ "$MILTER" = crm ] && mta_check_log_clean "$MTA_TMP/crm-milter.log"
 mta_done

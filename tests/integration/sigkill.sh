@@ -169,4 +169,5 @@ print(len(d if isinstance(d, list) else d.get("jobs", [])))' "$1"
 	fi
 fi
 
+[ "$MILTER" = crm ] && mta_check_log_clean "$MTA_TMP/crm-milter.log"
 mta_done

@@ -29,7 +29,7 @@
 #             mta_check_identical LABEL SENT MSGID COPIES,
 #             mta_crm_flush_and_list CONF JSON,
 #             mta_expect_activity JSON LABEL DIRECTION FROM TO SUBJECT COUNT,
-#             mta_expect_activity_total JSON COUNT
+#             mta_expect_activity_total JSON COUNT, mta_check_log_clean FILE
 #
 # Ownership and safety: only PIDs this library started (mta_track) are ever
 # signalled, by PID, never by name. Postfix masters are stopped with
@@ -48,7 +48,6 @@ MTA_SINK_OUT=
 MTA_SINK_DUMP=
 MTA_PT_PID=
 MTA_CRM_PID=
-MTA_SM_PID=
 : "${MTA_KEEP:=0}"
 
 MTA_LIBDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -676,6 +675,16 @@ mta_expect_activity_total() {
 		mta_ok "exactly $2 activities in the ledger"
 	else
 		mta_not_ok "exactly $2 activities in the ledger (found $total)"
+	fi
+}
+
+# Check that daemon log FILE has no sanitizer report (ASan, UBSan, LSan).
+mta_check_log_clean() {
+	local pat='AddressSanitizer|LeakSanitizer|runtime error:|ThreadSanitizer'
+	if grep -E "$pat" "$1" >/dev/null 2>&1; then
+		mta_not_ok "no sanitizer report in $(basename "$1")" "$(grep -E -A5 "$pat" "$1" | head -n 20)"
+	else
+		mta_ok "no sanitizer report in $(basename "$1")"
 	fi
 }
 

@@ -24,7 +24,7 @@
 # small python syslog listener, both tracked with mta_track.
 
 : "${MTA_SENDMAIL_DEBS:=/var/cache/crm-milter-test}"
-MTA_SM_DIRS=()
+MTA_SM_PID=
 
 # Skip unless the Sendmail packages were downloaded and the tools exist.
 mta_sendmail_require() {
@@ -154,7 +154,6 @@ mta_sendmail_start() {
 	' sendmail-ns "$dir" "$bin" >"$dir/sendmail.out" 2>&1 &
 	MTA_SM_PID=$!
 	mta_track "$MTA_SM_PID"
-	MTA_SM_DIRS+=("$dir")
 	if ! mta_wait_socket "inet:$MTA_SM_IN_PORT@127.0.0.1" 20 "$MTA_SM_PID" ||
 		! mta_wait_socket "inet:$MTA_SM_SUB_PORT@127.0.0.1" 5; then
 		echo "sendmail did not start:" >&2

@@ -13,6 +13,8 @@
 #include <setjmp.h>
 #include <string.h>
 #include <cmocka.h>
+
+#include "testutil.h"
 #include <glib.h>
 #include <glib/gstdio.h>
 
@@ -550,20 +552,9 @@ static int
 teardown_db(void **state)
 {
 	fixture *f = *state;
-	GDir *d;
-	const char *name;
 
 	db_close(f->db);
-	if ((d = g_dir_open(f->dir, 0, NULL)) != NULL) {
-		while ((name = g_dir_read_name(d)) != NULL) {
-			char *p = g_build_filename(f->dir, name, NULL);
-
-			g_unlink(p);
-			g_free(p);
-		}
-		g_dir_close(d);
-	}
-	g_rmdir(f->dir);
+	testutil_rmtree(f->dir);
 	g_free(f->path);
 	g_free(f->dir);
 	g_free(f);
