@@ -155,14 +155,16 @@ existing_id(crm_db *db, const char *idem_key)
 	return id;
 }
 
-/* Queue one job with its payload; SPOOL_DUPLICATE when the key exists. */
-spool_status
-spool_enqueue(crm_db *db, const spool_new_job *job, gint64 now, gint64 *id,
+/* Insert one job inside the caller's transaction. On SPOOL_ERROR the
+ * caller rolls back. */
+static spool_status
+insert_job(crm_db *db, const spool_new_job *job, gint64 now, gint64 *id,
     GError **err)
 {
 	sqlite3_stmt *st;
-	char *rcpts = NULL;
+	char *rcpts;
 	gint64 new_id;
+	spool_status rc = SPOOL_ERROR;
 
 	if (job->idem_key == NULL || *job->idem_key == '\0' ||
 	    job->kind < JOB_SAVE || job->kind > JOB_FOLLOWUP) {
@@ -171,10 +173,6 @@ spool_enqueue(crm_db *db, const spool_new_job *job, gint64 now, gint64 *id,
 		return SPOOL_ERROR;
 	}
 	rcpts = db_json_from_strings(job->rcpts, job->rcpts != NULL ? job->nrcpts : 0);
-	if (!db_begin(db, err)) {
-		g_free(rcpts);
-		return SPOOL_ERROR;
-	}
 	st = db_prepare(db,
 	    "INSERT INTO jobs (kind, state, profile, idem_key, queue_id, direction, reason, "
 	    "rule, mail_from, rcpts, message_id, attempts, lease_id, created_at, not_before, "
@@ -182,7 +180,7 @@ spool_enqueue(crm_db *db, const spool_new_job *job, gint64 now, gint64 *id,
 	    "VALUES (?1, 0, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, 0, ?11, ?11, 0, ?11, ?12) "
 	    "ON CONFLICT (idem_key) DO NOTHING", err);
 	if (st == NULL)
-		goto fail;
+		goto out;
 	sqlite3_bind_int(st, 1, job->kind);
 	bind_str(st, 2, job->profile);
 	bind_str(st, 3, job->idem_key);
@@ -196,37 +194,74 @@ spool_enqueue(crm_db *db, const spool_new_job *job, gint64 now, gint64 *id,
 	sqlite3_bind_int64(st, 11, now);
 	sqlite3_bind_int64(st, 12, (gint64)job->payload_len);
 	if (!step_done(db, st, "enqueue", err))
-		goto fail;
+		goto out;
 	if (sqlite3_changes(db_handle(db)) == 0) {
 		if (id != NULL)
 			*id = existing_id(db, job->idem_key);
-		db_rollback(db);
-		g_free(rcpts);
-		return SPOOL_DUPLICATE;
+		rc = SPOOL_DUPLICATE;
+		goto out;
 	}
 	new_id = sqlite3_last_insert_rowid(db_handle(db));
 	st = db_prepare(db, "INSERT INTO job_payloads (job_id, body) VALUES (?1, ?2)", err);
 	if (st == NULL)
-		goto fail;
+		goto out;
 	sqlite3_bind_int64(st, 1, new_id);
 	if (job->payload != NULL && job->payload_len > 0)
 		sqlite3_bind_blob64(st, 2, job->payload, job->payload_len, SQLITE_STATIC);
 	else
 		sqlite3_bind_zeroblob(st, 2, 0);
 	if (!step_done(db, st, "enqueue payload", err))
-		goto fail;
-	if (!db_commit(db, err)) {
-		g_free(rcpts);
-		return SPOOL_ERROR;
-	}
-	g_free(rcpts);
+		goto out;
 	if (id != NULL)
 		*id = new_id;
-	return SPOOL_OK;
-fail:
-	db_rollback(db);
+	rc = SPOOL_OK;
+out:
 	g_free(rcpts);
-	return SPOOL_ERROR;
+	return rc;
+}
+
+/* Queue one job in its own transaction. */
+spool_status
+spool_enqueue(crm_db *db, const spool_new_job *job, gint64 now, gint64 *id,
+    GError **err)
+{
+	spool_status rc;
+
+	if (!db_begin(db, err))
+		return SPOOL_ERROR;
+	rc = insert_job(db, job, now, id, err);
+	if (rc == SPOOL_OK) {
+		if (!db_commit(db, err))
+			return SPOOL_ERROR;
+	} else {
+		db_rollback(db);   /* a duplicate wrote nothing either */
+	}
+	return rc;
+}
+
+/* Queue n jobs in one transaction (group commit). */
+gboolean
+spool_enqueue_batch(crm_db *db, const spool_new_job *const *jobs, gsize n,
+    gint64 now, gint64 *ids, spool_status *status, GError **err)
+{
+	gsize i;
+
+	for (i = 0; i < n; i++)
+		status[i] = SPOOL_ERROR;
+	if (!db_begin(db, err))
+		return FALSE;
+	for (i = 0; i < n; i++) {
+		status[i] = insert_job(db, jobs[i], now, &ids[i], err);
+		if (status[i] == SPOOL_ERROR)
+			break;
+	}
+	if (i < n || !db_commit(db, err)) {
+		db_rollback(db);
+		for (i = 0; i < n; i++)
+			status[i] = SPOOL_ERROR;
+		return FALSE;
+	}
+	return TRUE;
 }
 
 /* Append up to max ids from a SELECT id ... with ?1 = now, ?2 = limit. */

@@ -31,7 +31,7 @@
  * Ownership: spool_job values returned here belong to the caller
  * (spool_job_free, NULL-safe); arrays own their jobs.
  *
- * Public: spool_enqueue, spool_lease, spool_ack, spool_fail, spool_retry,
+ * Public: spool_enqueue, spool_enqueue_batch, spool_lease, spool_ack, spool_fail, spool_retry,
  *         spool_purge, spool_list, spool_get, spool_backoff, spool_job_free,
  *         job_state_name, job_kind_name, job_state_parse, spool_error_quark.
  */
@@ -107,6 +107,14 @@ typedef struct spool_job {
  * SPOOL_DUPLICATE. rcpts are stored as a JSON array (db.h). */
 spool_status spool_enqueue(crm_db *db, const spool_new_job *job, gint64 now,
     gint64 *id, GError **err);
+/*
+ * Group commit: queue n jobs in one transaction. status[i] and ids[i] say
+ * what became of each (OK or DUPLICATE; a duplicate later in the batch of
+ * an earlier one is a DUPLICATE). On failure nothing is written, every
+ * status is SPOOL_ERROR and FALSE is returned with err.
+ */
+gboolean spool_enqueue_batch(crm_db *db, const spool_new_job *const *jobs,
+    gsize n, gint64 now, gint64 *ids, spool_status *status, GError **err);
 /*
  * Lease up to max due jobs (pending with not_before <= now, or leased with
  * lease_until <= now), with payloads. Returns NULL with err on failure.

@@ -368,15 +368,11 @@ queue_save(conn_ctx *c, msg_ctx *m, GError **err)
 	const guint8 *data;
 	gsize len;
 	char *key;
-	crm_db *db;
 	spool_status st;
 	gint64 id = 0;
 
 	data = msgbuf_data(m->raw, &len, err);
 	if (data == NULL)
-		return FALSE;
-	db = runtime_db_get(c->rt, err);
-	if (db == NULL)
 		return FALSE;
 	key = idem_key(m->decision.save, m->message_id, g_checksum_get_string(m->digest));
 	memset(&job, 0, sizeof(job));
@@ -393,8 +389,7 @@ queue_save(conn_ctx *c, msg_ctx *m, GError **err)
 	job.message_id = m->message_id;
 	job.payload = data;
 	job.payload_len = len;
-	st = spool_enqueue(db, &job, g_get_real_time() / G_USEC_PER_SEC, &id, err);
-	runtime_db_put(c->rt, db, st == SPOOL_ERROR);
+	st = runtime_enqueue(c->rt, &job, &id, err);
 	if (st == SPOOL_OK)
 		log_msg(CRM_LOG_INFO, qid_of(m), "queued job %" G_GINT64_FORMAT " for crm %s (%zu bytes%s)",
 		    id, m->decision.save, len, msgbuf_spilled(m->raw) ? ", spilled" : "");

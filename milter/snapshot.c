@@ -1,11 +1,8 @@
 /*
- * snapshot.c - the current runtime and its spool connection pool.
+ * snapshot.c - the current runtime, its spool connection and group commit.
  * See snapshot.h.
  */
 #include "snapshot.h"
-
-/* Idle spool connections kept per runtime; more are closed on put. */
-#define POOL_IDLE_MAX 32
 
 static GMutex current_lock;
 static milter_runtime *current;
@@ -19,7 +16,8 @@ runtime_new(crm_config *cfg)
 	rt->refcnt = 1;
 	rt->cfg = cfg;
 	g_mutex_init(&rt->lock);
-	rt->idle = g_ptr_array_new();
+	g_cond_init(&rt->done);
+	g_queue_init(&rt->queue);
 	return rt;
 }
 
@@ -32,51 +30,93 @@ runtime_ref(milter_runtime *rt)
 	return rt;
 }
 
-/* Drop a reference; the last one closes the pool and the config. */
+/* Drop a reference; the last one closes the spool and the config. */
 milter_runtime *
 runtime_unref(milter_runtime *rt)
 {
-	guint i;
-
 	if (rt == NULL || !g_atomic_int_dec_and_test(&rt->refcnt))
 		return NULL;
-	for (i = 0; i < rt->idle->len; i++)
-		db_close(g_ptr_array_index(rt->idle, i));
-	g_ptr_array_unref(rt->idle);
+	db_close(rt->db);
+	g_cond_clear(&rt->done);
 	g_mutex_clear(&rt->lock);
 	config_unref(rt->cfg);
 	g_free(rt);
 	return NULL;
 }
 
-/* An idle connection, or a new one. */
-crm_db *
-runtime_db_get(milter_runtime *rt, GError **err)
-{
-	crm_db *db = NULL;
+/* Most jobs one transaction takes. */
+#define BATCH_MAX 64
 
-	g_mutex_lock(&rt->lock);
-	if (rt->idle->len > 0)
-		db = g_ptr_array_steal_index_fast(rt->idle, rt->idle->len - 1);
-	g_mutex_unlock(&rt->lock);
-	if (db == NULL)
-		db = db_open(rt->cfg->spool_path, rt->cfg->busy_timeout, err);
-	return db;
+/* One thread's job waiting to be committed. */
+typedef struct commit_req {
+	const spool_new_job *job;
+	gint64 id;
+	spool_status status;
+	GError *error;
+	gboolean done;
+} commit_req;
+
+/* Commit reqs in one transaction (the caller is the only writer). */
+static void
+write_batch(milter_runtime *rt, commit_req **reqs, gsize n)
+{
+	const spool_new_job *jobs[BATCH_MAX];
+	gint64 ids[BATCH_MAX];
+	spool_status status[BATCH_MAX];
+	GError *e = NULL;
+	gsize i;
+
+	if (rt->db == NULL)
+		rt->db = db_open(rt->cfg->spool_path, rt->cfg->busy_timeout, &e);
+	if (rt->db != NULL) {
+		for (i = 0; i < n; i++)
+			jobs[i] = reqs[i]->job;
+		if (!spool_enqueue_batch(rt->db, jobs, n,
+		    g_get_real_time() / G_USEC_PER_SEC, ids, status, &e))
+			rt->db = db_close(rt->db);   /* reopen on next use */
+	}
+	for (i = 0; i < n; i++) {
+		reqs[i]->status = e != NULL ? SPOOL_ERROR : status[i];
+		reqs[i]->id = e != NULL ? 0 : ids[i];
+		if (e != NULL)
+			reqs[i]->error = g_error_copy(e);
+	}
+	g_clear_error(&e);
 }
 
-/* Back to the pool, or closed. */
-void
-runtime_db_put(milter_runtime *rt, crm_db *db, gboolean broken)
+/* Group commit: become the writer, or wait for the one writing. */
+spool_status
+runtime_enqueue(milter_runtime *rt, const spool_new_job *job, gint64 *id, GError **err)
 {
-	if (db == NULL)
-		return;
+	commit_req req = { job, 0, SPOOL_ERROR, NULL, FALSE };
+
 	g_mutex_lock(&rt->lock);
-	if (!broken && rt->idle->len < POOL_IDLE_MAX) {
-		g_ptr_array_add(rt->idle, db);
-		db = NULL;
+	g_queue_push_tail(&rt->queue, &req);
+	while (!req.done) {
+		commit_req *batch[BATCH_MAX];
+		gsize n = 0, i;
+
+		if (rt->writing) {
+			g_cond_wait(&rt->done, &rt->lock);
+			continue;
+		}
+		rt->writing = TRUE;
+		while (n < BATCH_MAX && !g_queue_is_empty(&rt->queue))
+			batch[n++] = g_queue_pop_head(&rt->queue);
+		g_mutex_unlock(&rt->lock);
+		write_batch(rt, batch, n);
+		g_mutex_lock(&rt->lock);
+		for (i = 0; i < n; i++)
+			batch[i]->done = TRUE;
+		rt->writing = FALSE;
+		g_cond_broadcast(&rt->done);
 	}
 	g_mutex_unlock(&rt->lock);
-	db_close(db);
+	if (id != NULL)
+		*id = req.id;
+	if (req.error != NULL)
+		g_propagate_error(err, req.error);
+	return req.status;
 }
 
 /* The current runtime, referenced. */

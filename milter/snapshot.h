@@ -6,16 +6,19 @@
  * started with (OpenDKIM's conf_refcnt), so a reload never pulls the
  * config from under a message.
  *
- * Spool connections are pooled per runtime (SQLite handles are used by one
- * thread at a time): runtime_db_get takes an idle one or opens a new one,
- * runtime_db_put gives it back.
+ * Each runtime has one spool connection, opened on first use, and writes
+ * save jobs with group commit (runtime_enqueue): the thread that finds no
+ * write in progress becomes the writer and commits every job queued so far
+ * in one transaction while the others wait for their result. One fsync then
+ * covers several messages, and threads wait on a condition instead of
+ * SQLite's busy handler (which sleeps 1, 2, 5, 10... ms between tries).
  *
  * Ownership: runtime_new takes the config reference it is given;
  * snapshot_get returns a new reference (runtime_unref, NULL-safe, returns
  * NULL); snapshot_set takes the reference it is given.
  *
- * Public: runtime_new, runtime_ref, runtime_unref, runtime_db_get,
- *         runtime_db_put, snapshot_get, snapshot_set.
+ * Public: runtime_new, runtime_ref, runtime_unref, runtime_enqueue,
+ *         snapshot_get, snapshot_set.
  */
 #ifndef CRM_SNAPSHOT_H
 #define CRM_SNAPSHOT_H
@@ -23,21 +26,26 @@
 #include <glib.h>
 #include "config.h"
 #include "db.h"
+#include "spool.h"
 
 typedef struct milter_runtime {
 	gint refcnt;
 	crm_config *cfg;          /* owned reference */
-	GMutex lock;              /* guards idle */
-	GPtrArray *idle;          /* crm_db *, ready for use */
+	GMutex lock;              /* guards queue and writing */
+	GCond done;               /* a batch was committed */
+	GQueue queue;             /* commit requests not yet taken */
+	gboolean writing;         /* a thread is committing a batch */
+	crm_db *db;               /* used only by the writing thread */
 } milter_runtime;
 
 milter_runtime *runtime_new(crm_config *cfg);
 milter_runtime *runtime_ref(milter_runtime *rt);
 milter_runtime *runtime_unref(milter_runtime *rt);
-/* A spool connection for this thread; NULL with err when it cannot open. */
-crm_db *runtime_db_get(milter_runtime *rt, GError **err);
-/* Give it back; broken = TRUE closes it instead (after an error). */
-void runtime_db_put(milter_runtime *rt, crm_db *db, gboolean broken);
+/* Queue one job durably (returns after its transaction committed):
+ * SPOOL_OK with *id, SPOOL_DUPLICATE with the existing *id, or
+ * SPOOL_ERROR with err. */
+spool_status runtime_enqueue(milter_runtime *rt, const spool_new_job *job,
+    gint64 *id, GError **err);
 
 /* The current runtime, with a new reference, or NULL before the first set. */
 milter_runtime *snapshot_get(void);

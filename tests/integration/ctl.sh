@@ -105,4 +105,5 @@ import json,sys; j=json.load(sys.stdin); sys.exit(0 if j["state"]=="dead" and "l
 else
 	echo "# queue/activities part skipped: needs miltertest, crm-milter, crm-flusher (and user crm-milter as root)"
 fi
+[ -f "$MTA_TMP/crm-milter.log" ] && mta_check_log_clean "$MTA_TMP/crm-milter.log"
 mta_done

@@ -98,4 +98,5 @@ fi
 
 kill -TERM "$MTA_CRM_PID"
 mta_wait_gone "$MTA_CRM_PID" 15 && mta_ok "SIGTERM stops crm-milter" || mta_not_ok "SIGTERM stops crm-milter"
+[ -f "$MTA_TMP/crm-milter.log" ] && mta_check_log_clean "$MTA_TMP/crm-milter.log"
 mta_done

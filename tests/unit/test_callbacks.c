@@ -355,6 +355,46 @@ test_abort_and_reload(void **state)
 	fake_ctx_free(ctx);
 }
 
+#define CONC_THREADS 8
+#define CONC_MESSAGES 40
+
+/* One SMTP session sending CONC_MESSAGES distinct messages. */
+static gpointer
+session_thread(gpointer data)
+{
+	int t = GPOINTER_TO_INT(data);
+	SMFICTX *ctx = connect_as(&cases[0]);
+
+	for (int i = 0; i < CONC_MESSAGES; i++) {
+		char *qid = g_strdup_printf("T%dM%d", t, i), *mid = g_strdup_printf("conc-%d-%d", t, i);
+		if (send_message(ctx, &cases[0], qid, mid, "Hi\r\n", 4, NULL) != SMFIS_CONTINUE)
+			fail_msg("session %d message %d not continued", t, i);
+		g_free(qid);
+		g_free(mid);
+	}
+	mlfi_close(ctx);
+	fake_ctx_free(ctx);
+	return NULL;
+}
+
+/* Many sessions at once (group commit): every message is one job, none is
+ * lost or doubled. */
+static void
+test_concurrent_sessions(void **state)
+{
+	fixture *f = *state;
+	GThread *th[CONC_THREADS];
+	GPtrArray *l;
+
+	for (int t = 0; t < CONC_THREADS; t++)
+		th[t] = g_thread_new("session", session_thread, GINT_TO_POINTER(t));
+	for (int t = 0; t < CONC_THREADS; t++)
+		g_thread_join(th[t]);
+	l = spool_list(f->db, -1, 0, NULL);
+	assert_int_equal(l->len, CONC_THREADS * CONC_MESSAGES);
+	g_ptr_array_unref(l);
+}
+
 /* Close without any message, and callbacks with no context. */
 static void
 test_no_context(void **state)
@@ -379,6 +419,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_too_big, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_internal_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abort_and_reload, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_sessions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_context, setup, teardown),
 	};
 
