@@ -66,6 +66,8 @@ main(int argc, char **argv)
 	g_option_context_set_help_enabled(oc, TRUE);
 	if (!g_option_context_parse(oc, &argc, &argv, &e)) {
 		fprintf(stderr, "crm-milterctl: %s\n", e->message);
+		g_error_free(e);
+		g_option_context_free(oc);
 		return 2;
 	}
 	g_option_context_free(oc);

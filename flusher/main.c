@@ -117,6 +117,8 @@ main(int argc, char **argv)
 	g_option_context_add_main_entries(oc, entries, NULL);
 	if (!g_option_context_parse(oc, &argc, &argv, &e)) {
 		fprintf(stderr, "crm-flusher: %s\n", e->message);
+		g_error_free(e);
+		g_option_context_free(oc);
 		return 2;
 	}
 	g_option_context_free(oc);
@@ -124,11 +126,12 @@ main(int argc, char **argv)
 		config_path = g_strdup(CRM_DEFAULT_CONFIG);
 	prog_log_init("crm-flusher", foreground || once, CRM_LOG_INFO);
 	cfg = prog_load_config(config_path);
-	if (cfg == NULL)
+	if (cfg == NULL || !prog_drop_privileges(cfg)) {
+		config_unref(cfg);
+		g_free(config_path);
 		return 1;
+	}
 	log_set_level((crm_log_level)cfg->log_level);
-	if (!prog_drop_privileges(cfg))
-		return 1;
 
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
@@ -143,7 +146,8 @@ main(int argc, char **argv)
 	} else {
 		if (!foreground && daemon(0, 0) != 0) {
 			log_msg(CRM_LOG_ERR, NULL, "cannot detach: %s", g_strerror(errno));
-			return 1;
+			stop_flag = 1;
+			rc = 1;
 		}
 		log_msg(CRM_LOG_NOTICE, NULL, "crm-flusher %s started", PACKAGE_VERSION);
 		while (!stop_flag) {

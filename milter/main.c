@@ -212,13 +212,15 @@ main(int argc, char **argv)
 	GOptionContext *oc = g_option_context_new("- CRM tracking mail filter");
 	GError *e = NULL;
 	sigset_t milter_mask, main_mask;
-	crm_config *cfg;
+	crm_config *cfg = NULL;
 	GThread *th;
 	int rc = 0;
 
 	g_option_context_add_main_entries(oc, entries, NULL);
 	if (!g_option_context_parse(oc, &argc, &argv, &e)) {
 		fprintf(stderr, "crm-milter: %s\n", e->message);
+		g_error_free(e);
+		g_option_context_free(oc);
 		return 2;
 	}
 	g_option_context_free(oc);
@@ -231,19 +233,19 @@ main(int argc, char **argv)
 	prog_log_init("crm-milter", foreground, CRM_LOG_INFO);
 	cfg = prog_load_config(config_path);
 	if (cfg == NULL)
-		return 1;
+		goto fail;
 	log_set_level((crm_log_level)cfg->log_level);
 	if (!open_socket(cfg) || !prog_drop_privileges(cfg) || !check_spool(cfg))
-		return 1;
+		goto fail;
 	if (!foreground && daemon(0, 0) != 0) {
 		log_msg(CRM_LOG_ERR, NULL, "cannot detach: %s", g_strerror(errno));
-		return 1;
+		goto fail;
 	}
 	if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
 		log_msg(CRM_LOG_ERR, NULL, "pipe: %s", g_strerror(errno));
-		return 1;
+		goto fail;
 	}
-	snapshot_set(runtime_new(cfg));
+	snapshot_set(runtime_new(cfg));   /* takes cfg */
 	setup_signals(&milter_mask, &main_mask);
 	pthread_sigmask(SIG_BLOCK, &milter_mask, NULL);
 	th = g_thread_new("milter", milter_thread, &rc);
@@ -255,4 +257,8 @@ main(int argc, char **argv)
 	log_msg(CRM_LOG_NOTICE, NULL, "crm-milter stopped");
 	g_free(config_path);
 	return rc == MI_SUCCESS ? 0 : 1;
+fail:
+	config_unref(cfg);
+	g_free(config_path);
+	return 1;
 }
