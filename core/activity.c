@@ -17,6 +17,7 @@
 #include <gmime/gmime.h>
 
 #include "activity.h"
+#include "message.h"
 
 #define GROUP_DEPTH_MAX 8
 
@@ -30,21 +31,12 @@ typedef struct walk_ctx {
 	GMimeParserOptions *opts;
 } walk_ctx;
 
-/* Run g_mime_init (GOnce callback). */
-static gpointer
-gmime_init_once(gpointer data)
+/* Initialize GMime exactly once (one guard for the whole library, in
+ * message.c). */
+void
+activity_gmime_init(void)
 {
-	g_mime_init();
-	return NULL;
-}
-
-/* Initialize GMime exactly once, whatever the number of threads. */
-static void
-ensure_gmime(void)
-{
-	static GOnce once = G_ONCE_INIT;
-
-	g_once(&once, gmime_init_once, NULL);
+	message_gmime_init();
 }
 
 /* Free one attachment (GDestroyNotify). */
@@ -71,6 +63,8 @@ activity_new(const char *direction)
 	act->cc = g_ptr_array_new_with_free_func(g_free);
 	act->bcc = g_ptr_array_new_with_free_func(g_free);
 	act->attachments = g_ptr_array_new_with_free_func(attachment_free);
+	act->dropped = g_ptr_array_new_with_free_func(g_free);
+	act->events = g_ptr_array_new_with_free_func(g_free);
 	return act;
 }
 
@@ -109,6 +103,14 @@ activity_free(activity *act)
 	g_free(act->html_body);
 	if (act->attachments != NULL)
 		g_ptr_array_unref(act->attachments);
+	g_free(act->regarding);
+	g_free(act->category);
+	g_free(act->corr_method);
+	g_free(act->corr_message_id);
+	if (act->dropped != NULL)
+		g_ptr_array_unref(act->dropped);
+	if (act->events != NULL)
+		g_ptr_array_unref(act->events);
 	g_free(act);
 	return NULL;
 }
@@ -400,6 +402,9 @@ walk_part(GMimeObject *parent, GMimeObject *part, gpointer data)
 
 	if (part == NULL || GMIME_IS_MULTIPART(part))
 		return;
+	/* inline parts (cid: targets, inline images) are never attachments */
+	if (message_part_is_inline(parent, part))
+		return;
 	ct = g_mime_object_get_content_type(part);
 	disp = g_mime_object_get_content_disposition(part);
 	is_att = disp != NULL && g_mime_content_disposition_is_attachment(disp);
@@ -443,7 +448,7 @@ activity_parse(GBytes *raw, const char *direction, GPtrArray *rcpts,
 	activity *act;
 	walk_ctx ctx;
 
-	ensure_gmime();
+	activity_gmime_init();
 	opts = g_mime_parser_options_new();
 	g_mime_parser_options_set_fallback_charsets(opts, fallback_charsets);
 	stream = g_mime_stream_mem_new_with_buffer((const char *)(data != NULL ? data : (const guint8 *)""), len);

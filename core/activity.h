@@ -14,7 +14,7 @@
  * attachment (its insides are not walked).
  *
  * Public: activity_parse, activity_new, activity_add_attachment,
- *         activity_free.
+ *         activity_free, activity_addresses, activity_gmime_init.
  */
 #ifndef CRM_ACTIVITY_H
 #define CRM_ACTIVITY_H
@@ -42,6 +42,13 @@ typedef struct activity {
 	char *text_body;     /* first text/plain part, decoded to UTF-8 */
 	char *html_body;     /* first text/html part, decoded to UTF-8 */
 	GPtrArray *attachments; /* activity_attachment * */
+	/* set from the save job's metadata, not from the message */
+	char *regarding;     /* "type:id", or NULL */
+	char *category;
+	char *corr_method;   /* how it was correlated, or NULL */
+	char *corr_message_id; /* the tracked message it answers */
+	GPtrArray *dropped;  /* char *: "name (type, size): why", never NULL */
+	GPtrArray *events;   /* char *: "bounced rcpt status: detail", never NULL */
 } activity;
 
 /*
@@ -62,5 +69,8 @@ activity *activity_free(activity *act);
 /* Every mailbox of an address list (walking groups) as a bare lower-case
  * address; a new array of char * (g_ptr_array_unref). list may be NULL. */
 GPtrArray *activity_addresses(InternetAddressList *list);
+/* Run g_mime_init once per process (thread-safe); activity_parse calls it,
+ * other GMime users in core call it before their first GMime call. */
+void activity_gmime_init(void);
 
 #endif

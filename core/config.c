@@ -299,12 +299,11 @@ store(const conf_option *o, char *field, cfg_opt_t *opt)
 		return;
 	}
 	if (config_type_is_list(o->type)) {
-		GPtrArray *a = g_ptr_array_new_with_free_func(o->type == CT_CIDRS ?
-		    g_object_unref : g_free);
+		GPtrArray *a = g_ptr_array_new_with_free_func(config_value_free_func(o->type));
 
 		for (i = 0; i < n; i++)
 			if (config_convert(o, cfg_opt_getnstr(opt, i), &v, NULL))
-				g_ptr_array_add(a, o->type == CT_CIDRS ? (gpointer)v.mask : v.s);
+				g_ptr_array_add(a, v.p);
 		*(GPtrArray **)field = a;
 		return;
 	}
@@ -313,9 +312,11 @@ store(const conf_option *o, char *field, cfg_opt_t *opt)
 	switch (o->type) {
 	case CT_INT:
 	case CT_ENUM:
+	case CT_TRI:
 		*(int *)field = (int)v.n;
 		break;
 	case CT_SIZE:
+	case CT_OPTSIZE:
 		*(gint64 *)field = v.n;
 		break;
 	case CT_MODE:
@@ -325,7 +326,7 @@ store(const conf_option *o, char *field, cfg_opt_t *opt)
 		*(gboolean *)field = (gboolean)v.n;
 		break;
 	default:
-		*(char **)field = v.s;
+		*(gpointer *)field = v.p;    /* char *, GRegex *, crm_regarding * */
 		break;
 	}
 }
@@ -344,9 +345,8 @@ clear_fields(int section, char *base)
 			continue;
 		if (config_type_is_list(o->type) && o->type != CT_FLAGS)
 			g_clear_pointer((GPtrArray **)field, g_ptr_array_unref);
-		else if (o->type == CT_STRING || o->type == CT_PATH || o->type == CT_SOCKET ||
-		    o->type == CT_KEYWORD || o->type == CT_SAVE)
-			g_clear_pointer((char **)field, g_free);
+		else if (config_value_free_func(o->type) != NULL)
+			g_clear_pointer((gpointer *)field, config_value_free_func(o->type));
 	}
 }
 
@@ -399,57 +399,84 @@ rule_free(gpointer p)
 	titled_free(glue_of(CONF_SEC_rule), p);
 }
 
-/* Read a numeric (int or size) field of a plain section. */
+/* Read a numeric (int or size) field of a section's struct. */
 static gint64
-number_get(const crm_config *conf, const conf_option *o)
+number_get(const char *base, const conf_option *o)
 {
-	const char *field = (const char *)conf + o->offset;
+	const char *field = base + o->offset;
 
-	return o->type == CT_SIZE ? *(const gint64 *)field : *(const int *)field;
+	return o->type == CT_SIZE || o->type == CT_OPTSIZE ? *(const gint64 *)field :
+	    *(const int *)field;
 }
 
 /* Append a numeric value the way the file writes it. */
 static void
 number_text(GString *out, const conf_option *o, gint64 n)
 {
-	if (o->type == CT_SIZE)
+	if (o->type == CT_SIZE || o->type == CT_OPTSIZE)
 		config_size_text(out, n);
 	else
 		g_string_append_printf(out, "%" G_GINT64_FORMAT, n);
 }
 
-/* CONF_NOT_ABOVE: report low > high, or lower low when it was not set. */
+/*
+ * One CONF_NOT_ABOVE on one struct (title NULL: a plain section): report
+ * low > high, or lower low when it was not set. Unset optional sizes (-1)
+ * are no limit.
+ */
+static void
+check_limit(load_ctx *ctx, const conf_limit *l, char *base, const char *title)
+{
+	const char *sec = config_sections[l->section].name;
+	const conf_option *lo = config_option_find(l->section, l->low);
+	const conf_option *hi = config_option_find(l->section, l->high);
+	gint64 low = number_get(base, lo), high = number_get(base, hi);
+	int line = line_of(ctx, sec, title, lo->name);
+	GString *msg;
+
+	if (low <= high || (lo->type == CT_OPTSIZE && (low < 0 || high < 0)))
+		return;
+	if (line == 0) {
+		if (lo->type == CT_SIZE || lo->type == CT_OPTSIZE)
+			*(gint64 *)(base + lo->offset) = high;
+		else
+			*(int *)(base + lo->offset) = (int)high;
+		return;
+	}
+	msg = g_string_new(NULL);
+	section_label(msg, sec, title);
+	g_string_append_printf(msg, ".%s: ", lo->name);
+	number_text(msg, lo, low);
+	g_string_append_printf(msg, " is larger than %s (", hi->name);
+	number_text(msg, hi, high);
+	g_string_append(msg, ")");
+	add_error(ctx, line, "%s", msg->str);
+	g_string_free(msg, TRUE);
+}
+
+/* CONF_NOT_ABOVE over the plain sections and every titled one. */
 static void
 check_limits(load_ctx *ctx, crm_config *conf)
 {
 	gsize i;
+	guint k;
 
 	for (i = 0; i < config_nlimits; i++) {
 		const conf_limit *l = &config_limits[i];
-		const char *sec = config_sections[l->section].name;
-		const conf_option *lo = config_option_find(l->section, l->low);
-		const conf_option *hi = config_option_find(l->section, l->high);
-		gint64 low = number_get(conf, lo), high = number_get(conf, hi);
-		int line = line_of(ctx, sec, NULL, lo->name);
-		GString *msg;
+		const conf_titled *g;
+		GPtrArray *items;
 
-		if (low <= high)
-			continue;
-		if (line == 0) {
-			if (lo->type == CT_SIZE)
-				*(gint64 *)((char *)conf + lo->offset) = high;
-			else
-				*(int *)((char *)conf + lo->offset) = (int)high;
+		if (config_sections[l->section].kind == CONF_PLAIN) {
+			check_limit(ctx, l, (char *)conf, NULL);
 			continue;
 		}
-		msg = g_string_new(NULL);
-		g_string_append_printf(msg, "%s.%s: ", sec, lo->name);
-		number_text(msg, lo, low);
-		g_string_append_printf(msg, " is larger than %s (", hi->name);
-		number_text(msg, hi, high);
-		g_string_append(msg, ")");
-		add_error(ctx, line, "%s", msg->str);
-		g_string_free(msg, TRUE);
+		g = glue_of(l->section);
+		items = *(GPtrArray **)((char *)conf + g->list);
+		for (k = 0; k < items->len; k++) {
+			char *item = g_ptr_array_index(items, k);
+
+			check_limit(ctx, l, item, *(char **)(item + g->name));
+		}
 	}
 }
 

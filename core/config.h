@@ -11,9 +11,17 @@
  * returns NULL). A snapshot is immutable once loaded, so threads may read
  * it without locks while they hold a reference.
  *
+ * Rules and capture: every list field of a crm_rule and of crm_capture is
+ * a GPtrArray that is never NULL (empty: no condition, nothing listed);
+ * the compiled GRegex objects, crm_header_cond, crm_follow_up and
+ * crm_regarding values belong to the snapshot too (never unref or free
+ * them; take a g_regex_ref to keep one beyond the snapshot). GRegex is
+ * immutable, so threads may match with the same one at once.
+ *
  * Public: config_load, config_ref, config_unref, config_profile,
  *         config_write_sample, config_write_man, direction_name,
- *         direction_parse.
+ *         direction_parse, config_regarding_new, config_regarding_parse,
+ *         config_regarding_free, config_follow_up_parse, follow_up_kind_name.
  */
 #ifndef CRM_CONFIG_H
 #define CRM_CONFIG_H
@@ -38,6 +46,51 @@ typedef enum {
 #define TRACK_OPENS  0x1u
 #define TRACK_CLICKS 0x2u
 
+/* sender_known / recipient_known: the record types wanted (OR of bits). */
+#define KNOWN_CONTACT 0x01u
+#define KNOWN_LEAD    0x02u
+#define KNOWN_ACCOUNT 0x04u
+#define KNOWN_USER    0x08u
+#define KNOWN_ANY     0x10u   /* in the directory, whatever the record type */
+#define KNOWN_NONE    0x20u   /* not in the directory */
+
+/* A yes/no condition that may be left out (written "any", the default). */
+typedef enum {
+	TRI_UNSET = 0,     /* no condition */
+	TRI_NO,
+	TRI_YES
+} crm_tri;
+
+/* attachments = none | all | allowed */
+typedef enum {
+	ATTACH_ALL = 0,    /* keep every attachment up to max_attachment_size */
+	ATTACH_NONE,       /* keep none */
+	ATTACH_ALLOWED     /* keep those attachment_types lists, up to the size */
+} crm_attach_policy;
+
+/* follow_up = {"no-reply 3d", "not-opened 2d"} */
+typedef enum {
+	FOLLOW_NO_REPLY = 0,
+	FOLLOW_NOT_OPENED
+} crm_follow_kind;
+
+typedef struct crm_follow_up {
+	crm_follow_kind kind;
+	gint64 seconds;      /* after sending: 60 (1m) .. 31536000 (365d) */
+} crm_follow_up;
+
+/* header = {"Name: regex"}: one item */
+typedef struct crm_header_cond {
+	char *name;          /* the field name as written (compare without case) */
+	GRegex *re;          /* the value's pattern, compiled */
+} crm_header_cond;
+
+/* regarding = "<type>:<id>" (also X-CRM-Regarding, crm+<type>-<id>@) */
+typedef struct crm_regarding {
+	char *type;          /* [a-z][a-z0-9_]*, up to 64 bytes: account, deal, ... */
+	char *id;            /* [A-Za-z0-9._{}-]+, up to 128 bytes */
+} crm_regarding;
+
 /* crm "NAME" { type = ... } */
 typedef struct crm_profile {
 	char *name;
@@ -45,14 +98,54 @@ typedef struct crm_profile {
 	int line;            /* where the section starts, for messages */
 } crm_profile;
 
-/* rule "NAME" { ... } */
+/*
+ * rule "NAME" { ... }. Conditions left out hold for every message: lists
+ * are empty, sender_known/recipient_known 0, tri-states TRI_UNSET,
+ * subject NULL, sizes -1. from, to, auth_user and attachment_types are
+ * stored lower-case (ASCII); header names and regexes as written.
+ */
 typedef struct crm_rule {
 	char *name;
 	int line;
+	/* conditions */
 	crm_direction direction;
-	char *save;          /* profile name, or NULL for "save = no" */
-	guint track;         /* TRACK_* bits */
+	GPtrArray *from;             /* char *, address or domain globs */
+	GPtrArray *to;               /* char *, the same; any recipient */
+	GPtrArray *auth_user;        /* char *, globs */
+	GPtrArray *header;           /* crm_header_cond * */
+	GRegex *subject;             /* NULL: no condition */
+	guint sender_known;          /* KNOWN_* bits, 0: no condition */
+	guint recipient_known;       /* KNOWN_* bits, 0: no condition */
+	crm_tri reply_to_tracked;
+	crm_tri dropbox;             /* a recipient is the dropbox address */
+	crm_tri has_attachments;
+	gint64 min_size;             /* bytes, -1: no limit */
+	gint64 max_size;             /* bytes, -1: no limit */
+	/* actions */
+	char *save;                  /* profile name, or NULL for "save = no" */
+	guint track;                 /* TRACK_* bits */
+	crm_attach_policy attachments;
+	GPtrArray *attachment_types; /* char *, "type/sub" globs or ".ext", lower-case */
+	gint64 max_attachment_size;  /* bytes */
+	crm_regarding *regarding;    /* NULL: none */
+	char *category;              /* NULL: none */
+	GPtrArray *follow_up;        /* crm_follow_up *, in file order */
 } crm_rule;
+
+/* capture { ... }: the message-wide capture options */
+typedef struct crm_capture {
+	char *dropbox;                  /* lower-case address, NULL: none */
+	char *subject_tag;              /* NULL: off */
+	GPtrArray *never_log;           /* char *, lower-case domains and addresses */
+	gboolean internal_as_two_activities;
+	GPtrArray *blocked_extensions;  /* char *, lower-case, ".exe" */
+	gboolean subject_token;
+	char *subject_token_prefix;     /* never NULL */
+	int subject_token_digits;
+	gboolean smart_matching;
+	int smart_matching_days;
+	int smart_matching_min_addresses;
+} crm_capture;
 
 typedef struct crm_config {
 	gint refcnt;
@@ -86,6 +179,9 @@ typedef struct crm_config {
 	int poll_interval;             /* s */
 	int batch_size;
 
+	/* capture { } */
+	crm_capture capture;
+
 	GPtrArray *profiles;           /* crm_profile *, in file order */
 	GPtrArray *rules;              /* crm_rule *, in file order */
 } crm_config;
@@ -109,5 +205,18 @@ void config_write_man(GString *out);
 const char *direction_name(crm_direction dir);
 /* Returns FALSE for an unknown name. */
 gboolean direction_parse(const char *name, crm_direction *dir);
+
+/*
+ * A regarding record from its type and id, or from "<type>:<id>" (split at
+ * the first ':'). NULL when either is malformed; then why (if not NULL)
+ * gets the reason. Free with config_regarding_free (NULL-safe, returns NULL).
+ */
+crm_regarding *config_regarding_new(const char *type, const char *id, GString *why);
+crm_regarding *config_regarding_parse(const char *text, GString *why);
+crm_regarding *config_regarding_free(crm_regarding *r);
+/* Parse "no-reply 3d" into *out; FALSE (and why) when malformed. */
+gboolean config_follow_up_parse(const char *text, crm_follow_up *out, GString *why);
+/* "no-reply", "not-opened"; "unknown" for a value out of the enum. */
+const char *follow_up_kind_name(crm_follow_kind kind);
 
 #endif

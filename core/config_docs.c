@@ -83,6 +83,19 @@ config_type_text(GString *out, const conf_option *o)
 		config_enum_words(out, o->set, ", ");
 		break;
 	case CT_SAVE: g_string_append(out, "crm title | no"); break;
+	case CT_TRI: g_string_append(out, "yes | no | any"); break;
+	case CT_OPTSIZE: g_string_append(out, "size | none"); break;
+	case CT_TEXT: g_string_append(out, "string"); break;
+	case CT_ADDRESS: g_string_append(out, "address"); break;
+	case CT_ADDRGLOBS: g_string_append(out, "list of address or domain patterns"); break;
+	case CT_GLOBS: g_string_append(out, "list of globs"); break;
+	case CT_ADDRDOMAINS: g_string_append(out, "list of addresses and domains"); break;
+	case CT_EXTS: g_string_append(out, "list of file extensions"); break;
+	case CT_MIMETYPES: g_string_append(out, "list of MIME types and extensions"); break;
+	case CT_REGEX: g_string_append(out, "regex"); break;
+	case CT_HEADERS: g_string_append(out, "list of \"Name: regex\""); break;
+	case CT_REGARDING: g_string_append(out, "\"type:id\""); break;
+	case CT_FOLLOWUPS: g_string_append(out, "list of \"KIND DELAY\""); break;
 	}
 }
 
@@ -90,15 +103,20 @@ config_type_text(GString *out, const conf_option *o)
 static gboolean
 has_range(const conf_option *o)
 {
-	return (o->type == CT_INT || o->type == CT_SIZE || o->type == CT_MODE) &&
-	    (o->min != 0 || o->max != 0);
+	return (o->type == CT_INT || o->type == CT_SIZE || o->type == CT_MODE ||
+	    o->type == CT_OPTSIZE || o->type == CT_TEXT) && (o->min != 0 || o->max != 0);
 }
 
-/* Append "min..max" in the option's own notation. */
+/* Append "min..max" in the option's own notation ("up to N bytes" for text). */
 void
 config_range_text(GString *out, const conf_option *o)
 {
-	if (o->type == CT_SIZE) {
+	if (o->type == CT_TEXT && o->min == 0) {
+		g_string_append_printf(out, "up to %" G_GINT64_FORMAT " bytes", o->max);
+	} else if (o->type == CT_TEXT) {
+		g_string_append_printf(out, "%" G_GINT64_FORMAT "..%" G_GINT64_FORMAT " bytes",
+		    o->min, o->max);
+	} else if (o->type == CT_SIZE || o->type == CT_OPTSIZE) {
 		config_size_text(out, o->min);
 		g_string_append(out, "..");
 		config_size_text(out, o->max);
@@ -115,7 +133,9 @@ config_range_text(GString *out, const conf_option *o)
 static void
 default_text(GString *out, const conf_option *o)
 {
-	if (o->type == CT_STRING || o->type == CT_PATH || o->type == CT_SOCKET)
+	if (o->type == CT_STRING || o->type == CT_PATH || o->type == CT_SOCKET ||
+	    o->type == CT_TEXT || o->type == CT_ADDRESS || o->type == CT_REGEX ||
+	    o->type == CT_REGARDING)
 		g_string_append_printf(out, "\"%s\"", o->def);
 	else
 		g_string_append(out, o->def);
@@ -198,6 +218,36 @@ sample_option(GString *out, const conf_option *o, const char *indent, gboolean t
 	g_free(doc);
 }
 
+/* Append text for troff (defined with the man page below). */
+static void man_text(GString *out, const char *text);
+
+/* Append one example section, each line after prefix; for troff if man. */
+static void
+example_text(GString *out, const conf_example *e, const char *prefix, gboolean man)
+{
+	char **lines = g_strsplit(e->body, "\n", -1);
+	char *head = g_strdup_printf("%s \"%s\" {", config_sections[e->section].name, e->title);
+	gsize k;
+
+	g_string_append(out, prefix);
+	if (man)
+		man_text(out, head);
+	else
+		g_string_append(out, head);
+	g_string_append_c(out, '\n');
+	for (k = 0; lines[k] != NULL; k++) {
+		g_string_append_printf(out, "%s\t", prefix);
+		if (man)
+			man_text(out, lines[k]);
+		else
+			g_string_append(out, lines[k]);
+		g_string_append_c(out, '\n');
+	}
+	g_string_append_printf(out, "%s}\n", prefix);
+	g_strfreev(lines);
+	g_free(head);
+}
+
 /* Write a commented sample config with every option at its default. */
 void
 config_write_sample(GString *out)
@@ -229,18 +279,19 @@ config_write_sample(GString *out)
 			first = FALSE;
 		}
 		g_string_append(out, titled ? "#}\n" : "}\n");
-		for (i = 0; i < config_nexamples; i++) {
-			char **lines;
-			gsize k;
-
-			if (config_examples[i].section != (int)s)
+		for (i = 0; i < config_nexamples; i++)
+			if (config_examples[i].section == (int)s && config_examples[i].doc == NULL)
+				example_text(out, &config_examples[i], "", FALSE);
+		for (i = 0, first = TRUE; i < config_nexamples; i++) {
+			if (config_examples[i].section != (int)s || config_examples[i].doc == NULL)
 				continue;
-			g_string_append_printf(out, "%s \"%s\" {\n", sec->name, config_examples[i].title);
-			lines = g_strsplit(config_examples[i].body, "\n", -1);
-			for (k = 0; lines[k] != NULL; k++)
-				g_string_append_printf(out, "\t%s\n", lines[k]);
-			g_strfreev(lines);
-			g_string_append(out, "}\n");
+			if (first)
+				g_string_append(out, "\n# Alternatives, commented out: uncomment one to "
+				    "use it (in place of\n# the rules above that do the same).\n");
+			g_string_append_c(out, '\n');
+			comment_wrap(out, "# ", config_examples[i].doc);
+			example_text(out, &config_examples[i], "#", FALSE);
+			first = FALSE;
 		}
 	}
 }
@@ -301,6 +352,7 @@ man_option(GString *out, const conf_option *o)
 void
 config_write_man(GString *out)
 {
+	gboolean first;
 	gsize s, i;
 
 	g_string_append(out,
@@ -357,13 +409,17 @@ config_write_man(GString *out)
 	    "is \\fBexternal\\fR (relayed), which only direction = any matches.\n"
 	    ".PP\n"
 	    "The rule sections are tried in the order of the file and the first one\n"
-	    "whose conditions all hold decides; for now the only condition is\n"
-	    "\\fBdirection\\fR.\n"
+	    "whose conditions all hold decides.\n"
+	    "The options marked Condition are the conditions; one left out holds for\n"
+	    "every message.\n"
+	    "The options marked Action say what happens to a message the rule decides.\n"
 	    "With save = \\(dq\\fINAME\\fR\\(dq the message is queued in the spool for\n"
 	    "the crm section of that title, and crm\\-flusher hands it to that\n"
 	    "connector; save = no saves nothing.\n"
-	    "A message that no rule matches passes without being saved.\n"
-	    "Either way the message itself goes on unmodified.\n"
+	    "A message that no rule matches passes without being saved, and so does\n"
+	    "one from or to an address of \\fBcapture\\fR { \\fBnever_log\\fR }.\n"
+	    "Either way the message goes on as it came, except that the dropbox\n"
+	    "recipient, the subject tag and the X\\-CRM\\- control headers are removed.\n"
 	    ".PP\n"
 	    "A file without crm sections has an implicit crm \\(dqlocal\\(dq { type =\n"
 	    "ledger }, which stores activities in the local database, where\n"
@@ -374,24 +430,25 @@ config_write_man(GString *out)
 	    "\tinternal_domains = {\"example.com\"}\n"
 	    "\tmax_message_size = 25M\n"
 	    "}\n");
-	for (i = 0; i < config_nexamples; i++) {
-		char **lines = g_strsplit(config_examples[i].body, "\n", -1);
-		gsize k;
-
-		man_text(out, config_sections[config_examples[i].section].name);
-		g_string_append(out, " \"");
-		man_text(out, config_examples[i].title);
-		g_string_append(out, "\" {\n");
-		for (k = 0; lines[k] != NULL; k++) {
-			g_string_append_c(out, '\t');
-			man_text(out, lines[k]);
-			g_string_append_c(out, '\n');
-		}
-		g_string_append(out, "}\n");
-		g_strfreev(lines);
+	for (i = 0; i < config_nexamples; i++)
+		if (config_examples[i].doc == NULL)
+			example_text(out, &config_examples[i], "", TRUE);
+	g_string_append(out, ".fi\n");
+	for (i = 0, first = TRUE; i < config_nexamples; i++) {
+		if (config_examples[i].doc == NULL)
+			continue;
+		if (first)
+			g_string_append(out, ".PP\nThe sample configuration also holds these "
+			    "alternatives, commented out;\nuse one in place of the rules above "
+			    "that do the same.\n");
+		first = FALSE;
+		g_string_append(out, ".PP\n");
+		man_text(out, config_examples[i].doc);
+		g_string_append(out, "\n.nf\n");
+		example_text(out, &config_examples[i], "", TRUE);
+		g_string_append(out, ".fi\n");
 	}
 	g_string_append(out,
-	    ".fi\n"
 	    ".SH FILES\n"
 	    ".TP\n"
 	    ".I /etc/crm\\-milter/crm\\-milter.conf\n"

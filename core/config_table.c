@@ -5,7 +5,9 @@
  *
  * Public: config_sections, config_options, config_enums, config_limits,
  *         config_examples, config_section_index, config_option_find,
- *         config_type_is_list, config_convert, config_value_clear.
+ *         config_type_is_list, config_convert, config_value_clear,
+ *         config_domain_ok. The rule and capture types are converted in
+ *         config_values.c.
  * Ownership: config_convert allocates into a conf_value; free it with
  *         config_value_clear (or hand its pointer on).
  */
@@ -51,7 +53,8 @@ const conf_limit config_limits[] = {
 const gsize config_nlimits = G_N_ELEMENTS(config_limits);
 
 const conf_example config_examples[] = {
-#define CONF_EXAMPLE(sec, title, body) { CONF_SEC_##sec, title, body },
+#define CONF_EXAMPLE(sec, title, body) { CONF_SEC_##sec, title, body, NULL },
+#define CONF_ALTERNATIVE(sec, title, doc, body) { CONF_SEC_##sec, title, body, doc },
 #include "conf/options.def"
 };
 const gsize config_nexamples = G_N_ELEMENTS(config_examples);
@@ -71,6 +74,19 @@ const gsize config_nexamples = G_N_ELEMENTS(config_examples);
 #define CT_SIZEOF_CT_KEYWORD sizeof(char *)
 #define CT_SIZEOF_CT_FLAGS sizeof(guint)
 #define CT_SIZEOF_CT_SAVE sizeof(char *)
+#define CT_SIZEOF_CT_TRI sizeof(int)
+#define CT_SIZEOF_CT_OPTSIZE sizeof(gint64)
+#define CT_SIZEOF_CT_TEXT sizeof(char *)
+#define CT_SIZEOF_CT_ADDRESS sizeof(char *)
+#define CT_SIZEOF_CT_ADDRGLOBS sizeof(GPtrArray *)
+#define CT_SIZEOF_CT_GLOBS sizeof(GPtrArray *)
+#define CT_SIZEOF_CT_ADDRDOMAINS sizeof(GPtrArray *)
+#define CT_SIZEOF_CT_EXTS sizeof(GPtrArray *)
+#define CT_SIZEOF_CT_MIMETYPES sizeof(GPtrArray *)
+#define CT_SIZEOF_CT_REGEX sizeof(GRegex *)
+#define CT_SIZEOF_CT_HEADERS sizeof(GPtrArray *)
+#define CT_SIZEOF_CT_REGARDING sizeof(crm_regarding *)
+#define CT_SIZEOF_CT_FOLLOWUPS sizeof(GPtrArray *)
 #define CONF_OPTION(sec, name, type, set, def, min, max, field, doc) \
 	_Static_assert(sizeof(((conf_struct_##sec *)0)->field) == CT_SIZEOF_##type, \
 	    #sec "." #name ": the field does not fit the type");
@@ -107,7 +123,9 @@ config_option_find(int section, const char *name)
 gboolean
 config_type_is_list(conf_type t)
 {
-	return t == CT_STRLIST || t == CT_DOMAINS || t == CT_CIDRS || t == CT_FLAGS;
+	return t == CT_STRLIST || t == CT_DOMAINS || t == CT_CIDRS || t == CT_FLAGS ||
+	    t == CT_ADDRGLOBS || t == CT_GLOBS || t == CT_ADDRDOMAINS || t == CT_EXTS ||
+	    t == CT_MIMETYPES || t == CT_HEADERS || t == CT_FOLLOWUPS;
 }
 
 /* Parse a plain unsigned number in base; FALSE unless all of s is digits. */
@@ -180,8 +198,8 @@ socket_ok(const char *s)
 }
 
 /* Is s a plausible domain: labels of letters, digits, '-', '_' or UTF-8? */
-static gboolean
-domain_ok(const char *s)
+gboolean
+config_domain_ok(const char *s)
 {
 	const char *p;
 
@@ -228,7 +246,7 @@ config_convert(const conf_option *o, const char *text, conf_value *v, GString *w
 		    "(unix:/PATH, local:/PATH, inet:PORT@HOST or inet6:PORT@HOST)", text);
 		return FALSE;
 	case CT_DOMAINS:
-		if (domain_ok(text)) {
+		if (config_domain_ok(text)) {
 			v->s = g_ascii_strdown(text, -1);
 			return TRUE;
 		}
@@ -252,19 +270,29 @@ config_convert(const conf_option *o, const char *text, conf_value *v, GString *w
 		v->n = (gint64)u;
 		goto range;
 	case CT_SIZE:
+	case CT_OPTSIZE:
+		if (o->type == CT_OPTSIZE && strcmp(text, "none") == 0) {
+			v->n = -1;
+			return TRUE;
+		}
 		if (!parse_size(text, &v->n)) {
 			if (why) g_string_append_printf(why, "'%s' is not a size "
-			    "(a number of bytes with an optional K, M or G suffix)", text);
+			    "(a number of bytes with an optional K, M or G suffix%s)", text,
+			    o->type == CT_OPTSIZE ? ", or none" : "");
 			return FALSE;
 		}
 		goto range;
 	case CT_BOOL:
+	case CT_TRI:
 		if (g_strv_contains((const char *const[]){ "yes", "true", "on", NULL }, text))
-			v->n = TRUE;
+			v->n = o->type == CT_TRI ? TRI_YES : TRUE;
 		else if (g_strv_contains((const char *const[]){ "no", "false", "off", NULL }, text))
-			v->n = FALSE;
+			v->n = o->type == CT_TRI ? TRI_NO : FALSE;
+		else if (o->type == CT_TRI && strcmp(text, "any") == 0)
+			v->n = TRI_UNSET;
 		else {
-			if (why) g_string_append_printf(why, "'%s' is not yes or no", text);
+			if (why) g_string_append_printf(why, "'%s' is not yes or no%s", text,
+			    o->type == CT_TRI ? " (or any)" : "");
 			return FALSE;
 		}
 		return TRUE;
@@ -292,8 +320,9 @@ config_convert(const conf_option *o, const char *text, conf_value *v, GString *w
 		}
 		if (why) g_string_append(why, "the value must be the title of a crm section or no");
 		return FALSE;
+	default:
+		return config_convert_capture(o, text, v, why);
 	}
-	return FALSE;
 
 range:
 	if (v->n >= o->min && v->n <= o->max)
@@ -310,9 +339,10 @@ range:
 void
 config_value_clear(const conf_option *o, conf_value *v)
 {
-	if (o->type == CT_CIDRS)
-		g_clear_object(&v->mask);
-	else if (o->type != CT_INT && o->type != CT_SIZE && o->type != CT_MODE &&
-	    o->type != CT_BOOL && o->type != CT_ENUM && o->type != CT_FLAGS)
-		g_clear_pointer(&v->s, g_free);
+	GDestroyNotify destroy = config_value_free_func(o->type);
+
+	if (destroy != NULL && v->p != NULL)
+		destroy(v->p);
+	if (destroy != NULL)
+		v->p = NULL;
 }

@@ -10,7 +10,8 @@
  * Public: config_sections, config_options, config_enums, config_limits,
  *         config_examples (and their counts), config_section_index,
  *         config_option_find, config_type_is_list, config_convert,
- *         config_value_clear, config_read_text, config_prescan,
+ *         config_value_clear, config_value_free_func, config_domain_ok,
+ *         config_convert_capture, config_read_text, config_prescan,
  *         config_type_text, config_size_text, config_enum_words,
  *         config_range_text.
  * Ownership: config_convert fills v with new memory (config_value_clear);
@@ -42,7 +43,22 @@ typedef enum {
 	CT_ENUM,         /* one word of a set -> int (the word's value) */
 	CT_KEYWORD,      /* one word of a set -> char * (the word) */
 	CT_FLAGS,        /* list of words of a set -> guint (OR of values) */
-	CT_SAVE          /* a crm title, or no -> char * or NULL */
+	CT_SAVE,         /* a crm title, or no -> char * or NULL */
+	/* the rule and capture types (conversion in config_values.c) */
+	CT_TRI,          /* yes/no (as CT_BOOL) or any -> int (crm_tri) */
+	CT_OPTSIZE,      /* a size, min..max, or none -> gint64 (none: -1) */
+	CT_TEXT,         /* min..max bytes of UTF-8, no control characters ->
+	                    char * ("" gives NULL when min is 0) */
+	CT_ADDRESS,      /* local@domain -> lower-case char * ("" gives NULL) */
+	CT_ADDRGLOBS,    /* address or domain globs -> GPtrArray of lower-case char * */
+	CT_GLOBS,        /* globs -> GPtrArray of lower-case char * */
+	CT_ADDRDOMAINS,  /* addresses and domains -> GPtrArray of lower-case char * */
+	CT_EXTS,         /* ".ext" -> GPtrArray of lower-case char * */
+	CT_MIMETYPES,    /* "type/sub" globs or ".ext" -> GPtrArray of lower-case char * */
+	CT_REGEX,        /* a regex -> GRegex * ("" gives NULL) */
+	CT_HEADERS,      /* "Name: regex" -> GPtrArray of crm_header_cond * */
+	CT_REGARDING,    /* "type:id" -> crm_regarding * ("" gives NULL) */
+	CT_FOLLOWUPS     /* "KIND DELAY" -> GPtrArray of crm_follow_up * */
 } conf_type;
 
 /* Enum sets, generated from CONF_ENUMSET lines; CONF_SET_none is 0. */
@@ -95,6 +111,7 @@ typedef struct {
 	int section;
 	const char *title;
 	const char *body;        /* option lines, '\n'-separated */
+	const char *doc;         /* NULL: a live example; else shown commented out */
 } conf_example;
 
 /* One converted value, or one item of a list (see conf_type). */
@@ -102,6 +119,7 @@ typedef union {
 	char *s;
 	gint64 n;
 	GInetAddressMask *mask;
+	gpointer p;              /* GRegex *, crm_header_cond *, ... */
 } conf_value;
 
 extern const conf_section config_sections[];
@@ -129,6 +147,13 @@ gboolean config_convert(const conf_option *o, const char *text, conf_value *v,
     GString *why);
 /* Free what config_convert put in v. */
 void config_value_clear(const conf_option *o, conf_value *v);
+/* How to free a value or list item of type t; NULL for numbers. */
+GDestroyNotify config_value_free_func(conf_type t);
+/* Is s a plausible domain: labels of letters, digits, '-', '_' or UTF-8? */
+gboolean config_domain_ok(const char *s);
+/* config_convert for CT_TEXT .. CT_FOLLOWUPS (config_values.c). */
+gboolean config_convert_capture(const conf_option *o, const char *text, conf_value *v,
+    GString *why);
 
 /* Read a whole regular file; NULL with *line (0: the file) and *why. */
 char *config_read_text(const char *path, int *line, char **why);

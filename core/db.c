@@ -12,6 +12,11 @@
  *                                  job_id is informational (no foreign
  *                                  key: an activity outlives its job)
  *   attachments(activity_id, idx, filename, content_type, size)
+ * Version 2 adds:
+ *   directory(id, address, type, record_id, name, no_follow, added_at,
+ *             updated_at)          the CRM directory (directory.h); address
+ *                                  is stored lower-cased and indexed;
+ *                                  (type, record_id, address) is unique
  *
  * Migrations: migrations[i] takes the schema from version i to i + 1. They
  * run in one BEGIN IMMEDIATE transaction in which the version is read
@@ -95,6 +100,52 @@ static const char *const migrations[] = {
 	"  size INTEGER NOT NULL DEFAULT 0,"
 	"  PRIMARY KEY (activity_id, idx)"
 	");",
+	/* 1 -> 2 */
+	"CREATE TABLE directory ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  address TEXT NOT NULL CHECK (address <> '' AND address = lower(address)),"
+	"  type TEXT NOT NULL CHECK (type IN ('contact', 'lead', 'account', 'user')),"
+	"  record_id TEXT NOT NULL CHECK (record_id <> ''),"
+	"  name TEXT,"
+	"  no_follow INTEGER NOT NULL DEFAULT 0 CHECK (no_follow IN (0, 1)),"
+	"  added_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL,"
+	"  UNIQUE (type, record_id, address)"
+	");"
+	"CREATE INDEX directory_address ON directory(address);",
+	/* 2 -> 3: capture: job metadata, the index of tracked mail that
+	 * correlation reads, the activity's links, engagement events */
+	"ALTER TABLE jobs ADD COLUMN meta TEXT;"
+	"CREATE TABLE tracked ("
+	"  message_id TEXT PRIMARY KEY,"
+	"  job_id INTEGER NOT NULL,"
+	"  direction TEXT,"
+	"  thread_conv TEXT,"
+	"  token INTEGER,"
+	"  regarding TEXT,"
+	"  subject_norm TEXT,"
+	"  participants TEXT,"
+	"  created_at INTEGER NOT NULL"
+	");"
+	"CREATE INDEX tracked_conv ON tracked(thread_conv, created_at);"
+	"CREATE INDEX tracked_token ON tracked(token);"
+	"CREATE INDEX tracked_subject ON tracked(subject_norm, created_at);"
+	"ALTER TABLE activities ADD COLUMN regarding TEXT;"
+	"ALTER TABLE activities ADD COLUMN category TEXT;"
+	"ALTER TABLE activities ADD COLUMN corr_method TEXT;"
+	"ALTER TABLE activities ADD COLUMN corr_message_id TEXT;"
+	"ALTER TABLE activities ADD COLUMN dropped TEXT;"
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  idem_key TEXT UNIQUE NOT NULL,"
+	"  message_id TEXT NOT NULL,"
+	"  kind TEXT NOT NULL,"
+	"  recipient TEXT,"
+	"  status TEXT,"
+	"  detail TEXT,"
+	"  at INTEGER NOT NULL"
+	");"
+	"CREATE INDEX events_message ON events(message_id);",
 };
 
 G_STATIC_ASSERT(G_N_ELEMENTS(migrations) == DB_SCHEMA_VERSION);

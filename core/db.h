@@ -1,6 +1,6 @@
 /*
  * db.h - the one SQLite database per host that the spool, the ledger and
- * (later) the CRM directory live in.
+ * the CRM directory live in.
  *
  * db_open sets WAL, synchronous=FULL, foreign_keys and a busy timeout, then
  * brings the schema up to date (schema_version table, numbered migrations
@@ -43,7 +43,7 @@ typedef enum {
 } db_error_code;
 
 /* The version db_open migrates to. */
-#define DB_SCHEMA_VERSION 1
+#define DB_SCHEMA_VERSION 3
 
 typedef struct crm_db crm_db;
 

@@ -61,11 +61,13 @@ deliver(crm_db *db, const crm_config *cfg, const spool_policy *pol,
 		/* a config that lost the profile: keep retrying until it returns */
 		res.status = CONN_RETRY;
 		res.error = why;
-	} else if (job->kind != JOB_SAVE) {
+	} else if (job->kind == JOB_SAVE) {
+		connector_save(c, job, now, &res);
+	} else if (job->kind == JOB_EVENT) {
+		connector_event(c, job, now, &res);
+	} else {
 		res.status = CONN_PERMANENT;
 		res.error = g_strdup_printf("job kind %s is not handled yet", job_kind_name(job->kind));
-	} else {
-		connector_save(c, job, now, &res);
 	}
 	now = env->now(env->data);
 	if (res.status == CONN_OK) {

@@ -14,7 +14,8 @@
 #include "ledger.h"
 
 #define ACT_COLS "id, job_id, profile, idem_key, direction, from_hdr, from_addr, " \
-	"to_addrs, cc_addrs, bcc_addrs, subject, date, message_id, in_reply_to, created_at"
+	"to_addrs, cc_addrs, bcc_addrs, subject, date, message_id, in_reply_to, created_at, " \
+	"regarding, category, corr_method, corr_message_id, dropped"
 
 /* Bind a string or NULL (the string outlives the step). */
 static void
@@ -45,6 +46,60 @@ step_done(crm_db *db, sqlite3_stmt *st, const char *what, GError **err)
 		db_set_error(db, err, what);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE || rc == SQLITE_ROW;
+}
+
+/* Is addr in any of the lists? */
+static gboolean
+listed(GPtrArray *const *lists, gsize n, const char *addr)
+{
+	for (gsize l = 0; l < n; l++)
+		for (guint i = 0; lists[l] != NULL && i < lists[l]->len; i++)
+			if (g_ascii_strcasecmp(g_ptr_array_index(lists[l], i), addr) == 0)
+				return TRUE;
+	return FALSE;
+}
+
+/* Add the envelope recipients of act that the stored activity id does not
+ * have yet to its Bcc (one message is one activity, however many
+ * transactions delivered it). */
+static gboolean
+merge_participants(crm_db *db, gint64 id, const activity *act, GError **err)
+{
+	sqlite3_stmt *st = db_prepare(db, "SELECT to_addrs, cc_addrs, bcc_addrs FROM activities WHERE id = ?1", err);
+	GPtrArray *have[3] = { NULL, NULL, NULL };
+	gboolean ok = TRUE, changed = FALSE;
+
+	if (st == NULL)
+		return FALSE;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		for (int k = 0; k < 3; k++)
+			have[k] = db_json_to_strings((const char *)sqlite3_column_text(st, k), NULL);
+	sqlite3_reset(st);
+	for (int k = 0; k < 3; k++)
+		if (have[k] == NULL)
+			have[k] = g_ptr_array_new_with_free_func(g_free);
+	for (guint i = 0; act->bcc != NULL && i < act->bcc->len; i++) {
+		const char *a = g_ptr_array_index(act->bcc, i);
+		if (!listed(have, 3, a)) {
+			g_ptr_array_add(have[2], g_strdup(a));
+			changed = TRUE;
+		}
+	}
+	if (changed) {
+		char *bcc = json_of(have[2]);
+		st = db_prepare(db, "UPDATE activities SET bcc_addrs = ?2 WHERE id = ?1", err);
+		ok = st != NULL;
+		if (ok) {
+			sqlite3_bind_int64(st, 1, id);
+			bind_str(st, 2, bcc);
+			ok = step_done(db, st, "merging participants", err);
+		}
+		g_free(bcc);
+	}
+	for (int k = 0; k < 3; k++)
+		g_ptr_array_unref(have[k]);
+	return ok;
 }
 
 /* The id of the stored (profile, idem_key), or 0. */
@@ -95,6 +150,7 @@ ledger_store(crm_db *db, const char *profile, const char *idem_key,
     gint64 job_id, const activity *act, gint64 now, gint64 *id, GError **err)
 {
 	char *to = json_of(act->to), *cc = json_of(act->cc), *bcc = json_of(act->bcc);
+	char *dropped = json_of(act->dropped);
 	sqlite3_stmt *st;
 	gint64 new_id;
 	gboolean ok = FALSE;
@@ -107,8 +163,9 @@ ledger_store(crm_db *db, const char *profile, const char *idem_key,
 		goto out;
 	st = db_prepare(db, "INSERT INTO activities (job_id, profile, idem_key, direction, "
 	    "from_hdr, from_addr, to_addrs, cc_addrs, bcc_addrs, subject, date, message_id, "
-	    "in_reply_to, text_body, html_body, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-	    "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) "
+	    "in_reply_to, text_body, html_body, created_at, regarding, category, corr_method, "
+	    "corr_message_id, dropped) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+	    "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21) "
 	    "ON CONFLICT (profile, idem_key) DO NOTHING", err);
 	if (st == NULL)
 		goto fail;
@@ -129,15 +186,23 @@ ledger_store(crm_db *db, const char *profile, const char *idem_key,
 	bind_str(st, 14, act->text_body);
 	bind_str(st, 15, act->html_body);
 	sqlite3_bind_int64(st, 16, now);
+	bind_str(st, 17, act->regarding);
+	bind_str(st, 18, act->category);
+	bind_str(st, 19, act->corr_method);
+	bind_str(st, 20, act->corr_message_id);
+	bind_str(st, 21, dropped);
 	if (!step_done(db, st, "storing an activity", err))
 		goto fail;
 	if (sqlite3_changes(db_handle(db)) == 0) {
 		new_id = existing_id(db, profile, idem_key);
-		db_rollback(db);
 		if (new_id == 0) {
+			db_rollback(db);
 			g_set_error(err, DB_ERROR, DB_ERROR_SQL, "activity %s vanished", idem_key);
 			goto out;
 		}
+		/* the same message again: its new recipients join the activity */
+		if (!merge_participants(db, new_id, act, err) || !db_commit(db, err))
+			goto fail;
 	} else {
 		new_id = sqlite3_last_insert_rowid(db_handle(db));
 		if (!store_attachments(db, new_id, act, err))
@@ -155,6 +220,7 @@ out:
 	g_free(to);
 	g_free(cc);
 	g_free(bcc);
+	g_free(dropped);
 	return ok;
 }
 
@@ -224,6 +290,17 @@ row_from_stmt(sqlite3_stmt *st, GError **err)
 	a->date = sqlite3_column_int64(st, 11);
 	a->message_id = col_str(st, 12);
 	a->in_reply_to = col_str(st, 13);
+	a->regarding = col_str(st, 15);
+	a->category = col_str(st, 16);
+	a->corr_method = col_str(st, 17);
+	a->corr_message_id = col_str(st, 18);
+	if (sqlite3_column_type(st, 19) != SQLITE_NULL) {
+		GPtrArray *d = db_json_to_strings((const char *)sqlite3_column_text(st, 19), NULL);
+		if (d != NULL) {
+			g_ptr_array_unref(a->dropped);
+			a->dropped = d;
+		}
+	}
 	return r;
 }
 
@@ -243,6 +320,19 @@ load_details(crm_db *db, ledger_row *r, gboolean with_bodies, GError **err)
 			r->act->text_body = col_str(st, 0);
 			r->act->html_body = col_str(st, 1);
 		}
+		sqlite3_reset(st);
+	}
+	if (r->act->message_id != NULL) {
+		st = db_prepare(db, "SELECT kind, recipient, status, detail FROM events "
+		    "WHERE message_id = ?1 ORDER BY id", err);
+		if (st == NULL)
+			return FALSE;
+		bind_str(st, 1, r->act->message_id);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			g_ptr_array_add(r->act->events, g_strdup_printf("%s %s %s: %s",
+			    sqlite3_column_text(st, 0), sqlite3_column_text(st, 1) ? (const char *)sqlite3_column_text(st, 1) : "-",
+			    sqlite3_column_text(st, 2) ? (const char *)sqlite3_column_text(st, 2) : "-",
+			    sqlite3_column_text(st, 3) ? (const char *)sqlite3_column_text(st, 3) : ""));
 		sqlite3_reset(st);
 	}
 	st = db_prepare(db, "SELECT filename, content_type, size FROM attachments "
@@ -293,4 +383,35 @@ ledger_list(crm_db *db, int limit, gboolean with_bodies, GError **err)
 fail:
 	g_ptr_array_unref(out);
 	return NULL;
+}
+
+/* Record an engagement event (bounced, ...) on the activity of message_id,
+ * once per idem_key. */
+gboolean
+ledger_add_event(crm_db *db, const char *idem_key, const char *message_id,
+    const char *kind, const char *recipient, const char *status,
+    const char *detail, gint64 at, GError **err)
+{
+	sqlite3_stmt *st;
+
+	if (!db_begin(db, err))
+		return FALSE;
+	st = db_prepare(db, "INSERT INTO events (idem_key, message_id, kind, recipient, status, "
+	    "detail, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (idem_key) DO NOTHING", err);
+	if (st == NULL) {
+		db_rollback(db);
+		return FALSE;
+	}
+	bind_str(st, 1, idem_key);
+	bind_str(st, 2, message_id);
+	bind_str(st, 3, kind);
+	bind_str(st, 4, recipient);
+	bind_str(st, 5, status);
+	bind_str(st, 6, detail);
+	sqlite3_bind_int64(st, 7, at);
+	if (!step_done(db, st, "storing an event", err)) {
+		db_rollback(db);
+		return FALSE;
+	}
+	return db_commit(db, err);
 }

@@ -7,7 +7,7 @@
  *
  * Ownership: lists returned are arrays of ledger_row the caller unrefs.
  *
- * Public: ledger_store, ledger_list, ledger_row_free.
+ * Public: ledger_store, ledger_list, ledger_row_free, ledger_add_event.
  */
 #ifndef CRM_LEDGER_H
 #define CRM_LEDGER_H
@@ -32,5 +32,10 @@ gboolean ledger_store(crm_db *db, const char *profile, const char *idem_key,
  * unless with_bodies). */
 GPtrArray *ledger_list(crm_db *db, int limit, gboolean with_bodies, GError **err);
 ledger_row *ledger_row_free(ledger_row *row);
+/* Record an event (e.g. "bounced") on the activity whose Message-ID is
+ * message_id (bare); a second event with the same idem_key is ignored. */
+gboolean ledger_add_event(crm_db *db, const char *idem_key, const char *message_id,
+    const char *kind, const char *recipient, const char *status,
+    const char *detail, gint64 at, GError **err);
 
 #endif

@@ -11,12 +11,13 @@
 #include <string.h>
 
 #include "spool.h"
+#include "idem.h"
 
 #define LAST_ERROR_MAX 1000
 
 #define JOB_COLS "id, kind, state, profile, idem_key, queue_id, direction, reason, rule, " \
 	"mail_from, rcpts, message_id, attempts, lease_id, created_at, not_before, " \
-	"lease_until, updated_at, last_error, payload_len"
+	"lease_until, updated_at, last_error, payload_len, meta"
 
 G_DEFINE_QUARK(crm-spool-error-quark, spool_error)
 
@@ -62,6 +63,7 @@ job_from_row(sqlite3_stmt *st, GError **err)
 	j->updated_at = sqlite3_column_int64(st, 17);
 	j->last_error = col_str(st, 18);
 	j->payload_len = sqlite3_column_int64(st, 19);
+	j->meta = col_str(st, 20);
 	if (j->rcpts == NULL) {
 		g_prefix_error(err, "job %" G_GINT64_FORMAT " rcpts: ", j->id);
 		return spool_job_free(j);
@@ -88,6 +90,7 @@ spool_job_free(spool_job *job)
 	if (job->payload != NULL)
 		g_bytes_unref(job->payload);
 	g_free(job->last_error);
+	g_free(job->meta);
 	g_free(job);
 	return NULL;
 }
@@ -155,6 +158,93 @@ existing_id(crm_db *db, const char *idem_key)
 	return id;
 }
 
+/* The message's entry in the index of tracked mail (correlation). A
+ * Message-ID already indexed (the same message for a second profile) is
+ * kept as it was. */
+static gboolean
+index_tracked(crm_db *db, const spool_new_job *job, gint64 job_id, gint64 now, GError **err)
+{
+	char *mid = idem_msgid_normalize(job->message_id);
+	GPtrArray *parts = g_ptr_array_new();
+	char *pjson;
+	sqlite3_stmt *st;
+	gboolean ok = FALSE;
+
+	if (mid == NULL) {
+		g_ptr_array_unref(parts);
+		return TRUE;
+	}
+	if (job->mail_from != NULL && *job->mail_from != '\0')
+		g_ptr_array_add(parts, (gpointer)job->mail_from);
+	for (gsize i = 0; job->rcpts != NULL && i < job->nrcpts; i++)
+		g_ptr_array_add(parts, (gpointer)job->rcpts[i]);
+	pjson = db_json_from_strings((const char *const *)parts->pdata, parts->len);
+	st = db_prepare(db, "INSERT INTO tracked (message_id, job_id, direction, thread_conv, token, "
+	    "regarding, subject_norm, participants, created_at) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (message_id) DO NOTHING", err);
+	if (st != NULL) {
+		bind_str(st, 1, mid);
+		sqlite3_bind_int64(st, 2, job_id);
+		bind_str(st, 3, job->direction);
+		bind_str(st, 4, job->thread_conv);
+		if (job->want_token)
+			sqlite3_bind_int64(st, 5, job_id);
+		else
+			sqlite3_bind_null(st, 5);
+		bind_str(st, 6, job->regarding);
+		bind_str(st, 7, job->subject_norm);
+		bind_str(st, 8, pjson);
+		sqlite3_bind_int64(st, 9, now);
+		ok = step_done(db, st, "index tracked message", err);
+	}
+	g_free(pjson);
+	g_free(mid);
+	g_ptr_array_unref(parts);
+	return ok;
+}
+
+/* The same message again (another transaction, another pass): add the new
+ * recipients to the job that is still waiting; a job already delivered
+ * keeps its recipients (the activity exists; see ledger.c). */
+static gboolean
+merge_rcpts(crm_db *db, gint64 id, const spool_new_job *job, GError **err)
+{
+	sqlite3_stmt *st = db_prepare(db, "SELECT rcpts FROM jobs WHERE id = ?1 AND state IN (0, 3)", err);
+	GPtrArray *have = NULL;
+	gboolean changed = FALSE, ok = TRUE;
+
+	if (st == NULL)
+		return FALSE;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		have = db_json_to_strings((const char *)sqlite3_column_text(st, 0), NULL);
+	sqlite3_reset(st);
+	if (have == NULL)
+		return TRUE;
+	for (gsize i = 0; job->rcpts != NULL && i < job->nrcpts; i++) {
+		gboolean seen = FALSE;
+		for (guint k = 0; k < have->len && !seen; k++)
+			seen = g_ascii_strcasecmp(g_ptr_array_index(have, k), job->rcpts[i]) == 0;
+		if (!seen) {
+			g_ptr_array_add(have, g_strdup(job->rcpts[i]));
+			changed = TRUE;
+		}
+	}
+	if (changed) {
+		char *json = db_json_from_strings((const char *const *)have->pdata, have->len);
+		st = db_prepare(db, "UPDATE jobs SET rcpts = ?2 WHERE id = ?1", err);
+		ok = st != NULL;
+		if (ok) {
+			sqlite3_bind_int64(st, 1, id);
+			bind_str(st, 2, json);
+			ok = step_done(db, st, "merge recipients", err);
+		}
+		g_free(json);
+	}
+	g_ptr_array_unref(have);
+	return ok;
+}
+
 /* Insert one job inside the caller's transaction. On SPOOL_ERROR the
  * caller rolls back. */
 static spool_status
@@ -176,8 +266,8 @@ insert_job(crm_db *db, const spool_new_job *job, gint64 now, gint64 *id,
 	st = db_prepare(db,
 	    "INSERT INTO jobs (kind, state, profile, idem_key, queue_id, direction, reason, "
 	    "rule, mail_from, rcpts, message_id, attempts, lease_id, created_at, not_before, "
-	    "lease_until, updated_at, payload_len) "
-	    "VALUES (?1, 0, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, 0, ?11, ?11, 0, ?11, ?12) "
+	    "lease_until, updated_at, payload_len, meta) "
+	    "VALUES (?1, 0, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, 0, ?11, ?11, 0, ?11, ?12, ?13) "
 	    "ON CONFLICT (idem_key) DO NOTHING", err);
 	if (st == NULL)
 		goto out;
@@ -193,12 +283,14 @@ insert_job(crm_db *db, const spool_new_job *job, gint64 now, gint64 *id,
 	bind_str(st, 10, job->message_id);
 	sqlite3_bind_int64(st, 11, now);
 	sqlite3_bind_int64(st, 12, (gint64)job->payload_len);
+	bind_str(st, 13, job->meta);
 	if (!step_done(db, st, "enqueue", err))
 		goto out;
 	if (sqlite3_changes(db_handle(db)) == 0) {
+		gint64 old = existing_id(db, job->idem_key);
 		if (id != NULL)
-			*id = existing_id(db, job->idem_key);
-		rc = SPOOL_DUPLICATE;
+			*id = old;
+		rc = merge_rcpts(db, old, job, err) ? SPOOL_DUPLICATE : SPOOL_ERROR;
 		goto out;
 	}
 	new_id = sqlite3_last_insert_rowid(db_handle(db));
@@ -211,6 +303,8 @@ insert_job(crm_db *db, const spool_new_job *job, gint64 now, gint64 *id,
 	else
 		sqlite3_bind_zeroblob(st, 2, 0);
 	if (!step_done(db, st, "enqueue payload", err))
+		goto out;
+	if (job->kind == JOB_SAVE && job->message_id != NULL && !index_tracked(db, job, new_id, now, err))
 		goto out;
 	if (id != NULL)
 		*id = new_id;
@@ -230,11 +324,12 @@ spool_enqueue(crm_db *db, const spool_new_job *job, gint64 now, gint64 *id,
 	if (!db_begin(db, err))
 		return SPOOL_ERROR;
 	rc = insert_job(db, job, now, id, err);
-	if (rc == SPOOL_OK) {
+	if (rc != SPOOL_ERROR) {
+		/* a duplicate may have added recipients to the waiting job */
 		if (!db_commit(db, err))
 			return SPOOL_ERROR;
 	} else {
-		db_rollback(db);   /* a duplicate wrote nothing either */
+		db_rollback(db);
 	}
 	return rc;
 }

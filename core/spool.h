@@ -76,6 +76,16 @@ typedef struct spool_new_job {
 	const char *message_id;
 	const void *payload;      /* the raw message */
 	gsize payload_len;
+	const char *meta;         /* JSON object: the decision's actions and
+	                             links (regarding, category, correlation,
+	                             attachment policy, follow-ups), or NULL */
+	/* the index of tracked mail (correlation): written with the job when
+	 * message_id is set */
+	const char *thread_conv;  /* Thread-Index conversation, or NULL */
+	const char *subject_norm; /* normalised subject, or NULL */
+	const char *regarding;    /* "type:id", or NULL */
+	gboolean want_token;      /* give the message a subject token: the
+	                             job id, stored as its token */
 } spool_new_job;
 
 typedef struct spool_job {
@@ -100,6 +110,7 @@ typedef struct spool_job {
 	gint64 lease_until;
 	gint64 updated_at;
 	char *last_error;
+	char *meta;               /* JSON object, or NULL */
 } spool_job;
 
 /* idem_key is required (else SPOOL_ERROR with SPOOL_ERROR_INVALID). *id

@@ -9,34 +9,35 @@
  */
 #include <fcntl.h>
 #include <stdio.h>
-#include <gmime/gmime.h>
 
 #include "ctl.h"
 #include "activity.h"
 #include "decide.h"
+#include "lookups.h"
+#include "message.h"
 #include "json_out.h"
 #include "prog.h"
 
-/* Read the message's headers with GMime. */
-static GMimeMessage *
+/* Read and parse the whole message, as the milter does at end of message. */
+static crm_message *
 load_message(const char *path)
 {
 	GError *e = NULL;
-	GMimeStream *s = g_mime_stream_fs_open(path, O_RDONLY, 0, &e);
-	GMimeParser *p;
-	GMimeMessage *m;
+	char *data = NULL;
+	gsize len = 0;
+	crm_message *m;
 
-	if (s == NULL) {
-		fprintf(stderr, "crm-milterctl: %s: %s\n", path, e->message);
+	if (!g_file_get_contents(path, &data, &len, &e)) {
+		fprintf(stderr, "crm-milterctl: %s\n", e->message);
 		g_error_free(e);
 		return NULL;
 	}
-	p = g_mime_parser_new_with_stream(s);
-	m = g_mime_parser_construct_message(p, NULL);
-	g_object_unref(p);
-	g_object_unref(s);
-	if (m == NULL)
-		fprintf(stderr, "crm-milterctl: %s: not a message\n", path);
+	m = message_parse((const guint8 *)data, len, &e);
+	if (m == NULL) {
+		fprintf(stderr, "crm-milterctl: %s: %s\n", path, e->message);
+		g_error_free(e);
+	}
+	g_free(data);
 	return m;
 }
 
@@ -59,7 +60,10 @@ cmd_test(const char *config_path, int argc, char **argv)
 	GError *e = NULL;
 	GPtrArray *env_rcpts = g_ptr_array_new_with_free_func(g_free);
 	crm_config *cfg = NULL;
-	GMimeMessage *msg = NULL;
+	crm_message *msg = NULL;
+	crm_db *db = NULL;
+	decide_lookups lk;
+	lookup_ctx lc;
 	classify_input in = { 0 };
 	crm_decision d = { 0 };
 	char *hdr_from = NULL;
@@ -75,11 +79,10 @@ cmd_test(const char *config_path, int argc, char **argv)
 	}
 	if ((cfg = prog_load_config(config_path)) == NULL)
 		goto out;
-	g_mime_init();
 	if ((msg = load_message(argv[1])) == NULL)
 		goto out;
 	if (from == NULL) {
-		GPtrArray *f = activity_addresses(g_mime_message_get_from(msg));
+		GPtrArray *f = activity_addresses(g_mime_message_get_from(message_mime(msg)));
 		if (f->len > 0)
 			hdr_from = g_strdup(g_ptr_array_index(f, 0));
 		g_ptr_array_unref(f);
@@ -92,7 +95,7 @@ cmd_test(const char *config_path, int argc, char **argv)
 			GMIME_ADDRESS_TYPE_TO, GMIME_ADDRESS_TYPE_CC, GMIME_ADDRESS_TYPE_BCC
 		};
 		for (size_t i = 0; i < G_N_ELEMENTS(types); i++) {
-			GPtrArray *a = activity_addresses(g_mime_message_get_addresses(msg, types[i]));
+			GPtrArray *a = activity_addresses(g_mime_message_get_addresses(message_mime(msg), types[i]));
 			for (guint j = 0; j < a->len; j++)
 				g_ptr_array_add(env_rcpts, g_strdup(g_ptr_array_index(a, j)));
 			g_ptr_array_unref(a);
@@ -105,13 +108,19 @@ cmd_test(const char *config_path, int argc, char **argv)
 	in.mail_from = from != NULL ? from : (hdr_from != NULL ? hdr_from : "");
 	in.rcpts = (const char *const *)env_rcpts->pdata;
 	in.nrcpts = env_rcpts->len;
-	decision_make(cfg, &in, &d);
+	/* the directory and the ledger, when the spool can be read */
+	if (prog_drop_privileges(cfg))
+		db = prog_open_spool(cfg);
+	if (db == NULL)
+		fprintf(stderr, "crm-milterctl: deciding without directory and correlation lookups\n");
+	lookups_init(&lk, &lc, db, "dry-run", g_get_real_time() / G_USEC_PER_SEC);
+	decision_make(cfg, &in, msg, &lk, &d);
 	json_out_print(decision_to_json(&d));
 	decision_clear(&d);
 	rc = 0;
 out:
-	if (msg != NULL)
-		g_object_unref(msg);
+	message_free(msg);
+	db_close(db);
 	g_option_context_free(oc);
 	g_ptr_array_unref(env_rcpts);
 	config_unref(cfg);

@@ -6,7 +6,8 @@
  * returns the process exit status: 0 ok, 1 failure the admin should read,
  * 2 usage error.
  *
- * Public: cmd_check_config, cmd_test, cmd_queue, cmd_activities, cmd_docs.
+ * Public: cmd_check_config, cmd_test, cmd_queue, cmd_activities, cmd_docs,
+ *         cmd_directory.
  */
 #ifndef CRM_CTL_H
 #define CRM_CTL_H
@@ -15,6 +16,8 @@ int cmd_check_config(const char *config_path, int argc, char **argv);
 int cmd_test(const char *config_path, int argc, char **argv);
 int cmd_queue(const char *config_path, int argc, char **argv);
 int cmd_activities(const char *config_path, int argc, char **argv);
+/* directory import FILE.csv | list [--type T] | lookup ADDRESS [--json]. */
+int cmd_directory(const char *config_path, int argc, char **argv);
 /* docs --sample | --man: print the generated sample config or man page. */
 int cmd_docs(const char *config_path, int argc, char **argv);
 

@@ -6,6 +6,7 @@
  *   crm-milterctl [-c FILE] test [--from A] [--rcpt A]... [--auth U] [--client IP] FILE.eml
  *   crm-milterctl [-c FILE] queue list|show ID|retry ID|purge ID [--json]
  *   crm-milterctl [-c FILE] activities [--json] [--limit N]
+ *   crm-milterctl [-c FILE] directory import FILE.csv|list [--type T] [--limit N]|lookup ADDRESS [--json]
  *   crm-milterctl docs --sample|--man
  *
  * SECURITY: no network. Commands that open the spool become milter { user }
@@ -31,6 +32,7 @@ static const struct {
 	{ "test", cmd_test, "dry-run a message: print the decision as JSON" },
 	{ "queue", cmd_queue, "list|show ID|retry ID|purge ID the spool's jobs" },
 	{ "activities", cmd_activities, "show what the ledger recorded" },
+	{ "directory", cmd_directory, "import FILE.csv|list [--type T]|lookup ADDRESS: the CRM directory" },
 	{ "docs", cmd_docs, "--sample | --man: print the generated sample config or man page" },
 };
 

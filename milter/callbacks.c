@@ -12,39 +12,13 @@
 #include <sys/socket.h>
 
 #include "callbacks.h"
+#include "context.h"
+#include "eom.h"
 #include "seam.h"
 #include "snapshot.h"
-#include "decide.h"
 #include "idem.h"
 #include "log.h"
 #include "msgbuf.h"
-#include "spool.h"
-
-/* One message, from MAIL FROM to end of message or abort. */
-typedef struct msg_ctx {
-	char *qid;               /* {i}, known from DATA on (Postfix) */
-	char *mail_from;         /* bare envelope sender, "" for <> */
-	char *auth_user;         /* {auth_authen} */
-	GPtrArray *rcpts;        /* char *, bare */
-	gboolean rcpts_capped;
-	GString *headers;        /* the header block as received, CRLF */
-	gboolean headers_capped;
-	char *message_id;
-	GChecksum *digest;       /* non-trace headers + body, for idem keys */
-	crm_decision decision;
-	gboolean decided;
-	msgbuf *raw;             /* header block + body, when saving */
-	char *error;             /* first internal error, if any */
-} msg_ctx;
-
-/* One SMTP connection (or one non-SMTP submission). */
-typedef struct conn_ctx {
-	milter_runtime *rt;      /* reference taken at connect */
-	char *client_addr;
-	char *daemon_name;
-	gboolean local_submission;
-	msg_ctx *msg;
-} conn_ctx;
 
 /* Free a message context; NULL-safe, returns NULL. */
 static msg_ctx *
@@ -59,7 +33,6 @@ msg_free(msg_ctx *m)
 	g_string_free(m->headers, TRUE);
 	g_free(m->message_id);
 	g_checksum_free(m->digest);
-	decision_clear(&m->decision);
 	msgbuf_free(m->raw);
 	g_free(m->error);
 	g_free(m);
@@ -97,8 +70,8 @@ macro_dup(SMFICTX *ctx, const char *name)
 }
 
 /* The queue id for log lines ("NOQUEUE" before the MTA has one). */
-static const char *
-qid_of(const msg_ctx *m)
+const char *
+ctx_qid(const msg_ctx *m)
 {
 	return (m != NULL && m->qid != NULL) ? m->qid : "NOQUEUE";
 }
@@ -112,8 +85,8 @@ update_qid(SMFICTX *ctx, msg_ctx *m)
 }
 
 /* Remember the first internal error of a message. */
-static void
-msg_fail(msg_ctx *m, const char *what, const GError *e)
+void
+ctx_fail(msg_ctx *m, const char *what, const GError *e)
 {
 	if (m->error == NULL)
 		m->error = g_strdup_printf("%s: %s", what, e != NULL ? e->message : "failed");
@@ -278,59 +251,43 @@ mlfi_header(SMFICTX *ctx, char *name, char *value)
 	return SMFIS_CONTINUE;
 }
 
-/* End of headers: decide; start capturing the body only if saving. */
+/* End of headers: start capturing the message (the decision needs the
+ * parsed message, so it is made at end of message). */
 sfsistat
 mlfi_eoh(SMFICTX *ctx)
 {
 	conn_ctx *c = conn_get(ctx);
 	msg_ctx *m = c != NULL ? c->msg : NULL;
 	const crm_config *cfg;
-	classify_input in;
 	GError *e = NULL;
 
 	if (m == NULL)
 		return SMFIS_CONTINUE;
 	cfg = c->rt->cfg;
 	update_qid(ctx, m);
-	memset(&in, 0, sizeof(in));
-	in.auth_user = m->auth_user;
-	in.daemon_name = c->daemon_name;
-	in.client_addr = c->client_addr;
-	in.local_submission = c->local_submission;
-	in.mail_from = m->mail_from;
-	in.rcpts = (const char *const *)m->rcpts->pdata;
-	in.nrcpts = m->rcpts->len;
-	decision_make(cfg, &in, &m->decision);
-	m->decided = TRUE;
-	log_msg(CRM_LOG_INFO, qid_of(m), "direction=%s (%s) rule=%s save=%s",
-	    direction_name(m->decision.direction), m->decision.reason,
-	    m->decision.rule ? m->decision.rule->name : "none",
-	    m->decision.save ? m->decision.save : "no");
-	if (m->decision.save == NULL)
-		return SMFIS_CONTINUE;
 	if (m->headers_capped) {
-		log_msg(CRM_LOG_WARNING, qid_of(m),
-		    "headers exceed max_header_size (%" G_GINT64_FORMAT "); not saved",
+		log_msg(CRM_LOG_WARNING, ctx_qid(m),
+		    "headers exceed max_header_size (%" G_GINT64_FORMAT "); decided on the envelope only, not saved",
 		    cfg->max_header_size);
 		return SMFIS_CONTINUE;
 	}
 	if (m->rcpts_capped)
-		log_msg(CRM_LOG_WARNING, qid_of(m), "more than %d recipients; only the first are recorded",
+		log_msg(CRM_LOG_WARNING, ctx_qid(m), "more than %d recipients; only the first are recorded",
 		    cfg->max_recipients);
 	m->raw = msgbuf_new((gsize)cfg->body_memory_cap, (gsize)cfg->max_message_size, cfg->tmp_dir);
 	if (msgbuf_append(m->raw, m->headers->str, m->headers->len, &e) != MSGBUF_OK ||
 	    msgbuf_append(m->raw, "\r\n", 2, &e) != MSGBUF_OK) {
 		if (e != NULL)
-			msg_fail(m, "capturing headers", e);
+			ctx_fail(m, "capturing headers", e);
 		else
-			log_msg(CRM_LOG_WARNING, qid_of(m), "message exceeds max_message_size; not saved");
+			log_msg(CRM_LOG_WARNING, ctx_qid(m), "message exceeds max_message_size; not saved");
 		g_clear_error(&e);
 		m->raw = msgbuf_free(m->raw);
 	}
 	return SMFIS_CONTINUE;
 }
 
-/* A body chunk: keep it when saving. */
+/* A body chunk: keep it (bounded). */
 sfsistat
 mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 {
@@ -346,13 +303,13 @@ mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 			g_checksum_update(m->digest, chunk, (gssize)len);
 		break;
 	case MSGBUF_TOO_BIG:
-		log_msg(CRM_LOG_WARNING, qid_of(m),
+		log_msg(CRM_LOG_WARNING, ctx_qid(m),
 		    "message exceeds max_message_size (%" G_GINT64_FORMAT "); not saved",
 		    c->rt->cfg->max_message_size);
 		m->raw = msgbuf_free(m->raw);
 		break;
 	case MSGBUF_ERROR:
-		msg_fail(m, "capturing body", e);
+		ctx_fail(m, "capturing body", e);
 		m->raw = msgbuf_free(m->raw);
 		break;
 	}
@@ -360,80 +317,20 @@ mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	return SMFIS_CONTINUE;
 }
 
-/* Write the save job; FALSE with err on failure. */
-static gboolean
-queue_save(conn_ctx *c, msg_ctx *m, GError **err)
-{
-	spool_new_job job;
-	const guint8 *data;
-	gsize len;
-	char *key;
-	spool_status st;
-	gint64 id = 0;
-
-	data = msgbuf_data(m->raw, &len, err);
-	if (data == NULL)
-		return FALSE;
-	key = idem_key(m->decision.save, m->message_id, g_checksum_get_string(m->digest));
-	memset(&job, 0, sizeof(job));
-	job.kind = JOB_SAVE;
-	job.profile = m->decision.save;
-	job.idem_key = key;
-	job.queue_id = m->qid;
-	job.direction = direction_name(m->decision.direction);
-	job.reason = m->decision.reason;
-	job.rule = m->decision.rule->name;
-	job.mail_from = m->mail_from;
-	job.rcpts = (const char *const *)m->rcpts->pdata;
-	job.nrcpts = m->rcpts->len;
-	job.message_id = m->message_id;
-	job.payload = data;
-	job.payload_len = len;
-	st = runtime_enqueue(c->rt, &job, &id, err);
-	if (st == SPOOL_OK)
-		log_msg(CRM_LOG_INFO, qid_of(m), "queued job %" G_GINT64_FORMAT " for crm %s (%zu bytes%s)",
-		    id, m->decision.save, len, msgbuf_spilled(m->raw) ? ", spilled" : "");
-	else if (st == SPOOL_DUPLICATE)
-		log_msg(CRM_LOG_INFO, qid_of(m), "already queued for crm %s (key %s); not queued again",
-		    m->decision.save, key);
-	g_free(key);
-	return st != SPOOL_ERROR;
-}
-
-/* The answer after an internal failure, per on_internal_error. */
-static sfsistat
-internal_error(SMFICTX *ctx, conn_ctx *c, msg_ctx *m)
-{
-	if (c->rt->cfg->on_internal_error == ON_ERROR_TEMPFAIL) {
-		log_msg(CRM_LOG_ERR, qid_of(m), "internal error, message tempfailed: %s", m->error);
-		(void)seam_setreply(ctx, "451", "4.3.0", "crm-milter: temporary local problem, try again later");
-		return SMFIS_TEMPFAIL;
-	}
-	log_msg(CRM_LOG_ERR, qid_of(m), "internal error, message passed unmodified: %s", m->error);
-	return SMFIS_CONTINUE;
-}
-
-/* End of message: queue the save job, let the message go. */
+/* End of message: the pipeline in eom.c, then a fresh message context. */
 sfsistat
 mlfi_eom(SMFICTX *ctx)
 {
 	conn_ctx *c = conn_get(ctx);
 	msg_ctx *m = c != NULL ? c->msg : NULL;
-	GError *e = NULL;
+	sfsistat r;
 
 	if (m == NULL)
 		return SMFIS_CONTINUE;
 	update_qid(ctx, m);
-	if (m->error == NULL && m->raw != NULL && !queue_save(c, m, &e))
-		msg_fail(m, "queueing save job", e);
-	g_clear_error(&e);
-	if (m->error != NULL) {
-		sfsistat r = internal_error(ctx, c, m);
-		c->msg = msg_free(c->msg);
-		return r;
-	}
+	r = eom_run(ctx, c, m);
 	c->msg = msg_free(c->msg);
-	return SMFIS_CONTINUE;
+	return r;
 }
 
 /* The MTA dropped the message. */

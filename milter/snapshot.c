@@ -17,6 +17,7 @@ runtime_new(crm_config *cfg)
 	rt->cfg = cfg;
 	g_mutex_init(&rt->lock);
 	g_cond_init(&rt->done);
+	g_mutex_init(&rt->read_lock);
 	g_queue_init(&rt->queue);
 	return rt;
 }
@@ -37,6 +38,8 @@ runtime_unref(milter_runtime *rt)
 	if (rt == NULL || !g_atomic_int_dec_and_test(&rt->refcnt))
 		return NULL;
 	db_close(rt->db);
+	db_close(rt->rdb);
+	g_mutex_clear(&rt->read_lock);
 	g_cond_clear(&rt->done);
 	g_mutex_clear(&rt->lock);
 	config_unref(rt->cfg);
@@ -117,6 +120,29 @@ runtime_enqueue(milter_runtime *rt, const spool_new_job *job, gint64 *id, GError
 	if (req.error != NULL)
 		g_propagate_error(err, req.error);
 	return req.status;
+}
+
+/* Lock the read connection, opening it on first use. */
+crm_db *
+runtime_read_begin(milter_runtime *rt, GError **err)
+{
+	g_mutex_lock(&rt->read_lock);
+	if (rt->rdb == NULL)
+		rt->rdb = db_open(rt->cfg->spool_path, rt->cfg->busy_timeout, err);
+	if (rt->rdb == NULL)
+		g_mutex_unlock(&rt->read_lock);
+	return rt->rdb;
+}
+
+/* Unlock it; close it after an error. */
+void
+runtime_read_end(milter_runtime *rt, crm_db *db, gboolean broken)
+{
+	if (db == NULL)
+		return;
+	if (broken)
+		rt->rdb = db_close(rt->rdb);
+	g_mutex_unlock(&rt->read_lock);
 }
 
 /* The current runtime, referenced. */

@@ -18,6 +18,7 @@
  * NULL); snapshot_set takes the reference it is given.
  *
  * Public: runtime_new, runtime_ref, runtime_unref, runtime_enqueue,
+ *         runtime_read_begin, runtime_read_end,
  *         snapshot_get, snapshot_set.
  */
 #ifndef CRM_SNAPSHOT_H
@@ -36,6 +37,8 @@ typedef struct milter_runtime {
 	GQueue queue;             /* commit requests not yet taken */
 	gboolean writing;         /* a thread is committing a batch */
 	crm_db *db;               /* used only by the writing thread */
+	GMutex read_lock;         /* held from runtime_read_begin to _end */
+	crm_db *rdb;              /* the lookups' connection, or NULL */
 } milter_runtime;
 
 milter_runtime *runtime_new(crm_config *cfg);
@@ -46,6 +49,12 @@ milter_runtime *runtime_unref(milter_runtime *rt);
  * SPOOL_ERROR with err. */
 spool_status runtime_enqueue(milter_runtime *rt, const spool_new_job *job,
     gint64 *id, GError **err);
+
+/* The read connection for lookups, locked for this thread (opened on
+ * first use); NULL with err (and unlocked) when it cannot be opened. */
+crm_db *runtime_read_begin(milter_runtime *rt, GError **err);
+/* Unlock it (db may be NULL after a failed begin); broken closes it. */
+void runtime_read_end(milter_runtime *rt, crm_db *db, gboolean broken);
 
 /* The current runtime, with a new reference, or NULL before the first set. */
 milter_runtime *snapshot_get(void);

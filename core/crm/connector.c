@@ -77,6 +77,17 @@ connector_save(connector *c, const spool_job *job, gint64 now, conn_result *res)
 	c->ops->save_activity(c->state, job, now, res);
 }
 
+/* Hand one event job to the connector. */
+void
+connector_event(connector *c, const spool_job *job, gint64 now, conn_result *res)
+{
+	res->status = CONN_OK;
+	res->retry_after = -1;
+	res->error = NULL;
+	if (c->ops->send_event != NULL)
+		c->ops->send_event(c->state, job, now, res);
+}
+
 /* Close; NULL-safe. */
 connector *
 connector_close(connector *c)

@@ -14,7 +14,7 @@
  * connector_close (NULL-safe, returns NULL). conn_result.error is owned by
  * the result (conn_result_clear).
  *
- * Public: connector_register, connector_open, connector_save,
+ * Public: connector_register, connector_open, connector_save, connector_event,
  *         connector_close, conn_result_clear, connector_ledger_ops.
  */
 #ifndef CRM_CONNECTOR_H
@@ -42,6 +42,11 @@ typedef struct connector_ops {
 	/* Save one activity job. */
 	void (*save_activity)(void *state, const spool_job *job, gint64 now,
 	    conn_result *res);
+	/* Record an engagement event (job->meta: {"kind", "message_id",
+	 * "recipients": [...]}) on the activity of message_id; NULL when the
+	 * connector records none (the job is then done). */
+	void (*send_event)(void *state, const spool_job *job, gint64 now,
+	    conn_result *res);
 	void (*close)(void *state);
 } connector_ops;
 
@@ -53,6 +58,7 @@ const connector_ops *connector_lookup(const char *type);
 
 connector *connector_open(const crm_profile *profile, crm_db *db, GError **err);
 void connector_save(connector *c, const spool_job *job, gint64 now, conn_result *res);
+void connector_event(connector *c, const spool_job *job, gint64 now, conn_result *res);
 connector *connector_close(connector *c);
 void conn_result_clear(conn_result *res);
 

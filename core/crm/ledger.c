@@ -1,9 +1,14 @@
 /*
  * crm/ledger.c - the `ledger` connector, the embedded default: parses the
  * queued raw message with GMime and stores the activity in the local
- * database, once per idempotency key.
+ * database, once per idempotency key, with what the milter decided (the
+ * job's metadata): regarding record, category, correlation, and the
+ * attachment policy (what was dropped and why is recorded). Events
+ * (bounces) are stored against the activity's Message-ID.
  */
+#include <string.h>
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
 
 #include "connector.h"
 #include "../activity.h"
@@ -16,12 +21,117 @@ ledger_open(const crm_profile *profile, crm_db *db, GError **err)
 	return db;
 }
 
+/* A string member of obj, or NULL. */
+static const char *
+str_member(JsonObject *obj, const char *name)
+{
+	JsonNode *n = obj != NULL ? json_object_get_member(obj, name) : NULL;
+
+	return (n != NULL && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING)
+	    ? json_node_get_string(n) : NULL;
+}
+
+/* An object member of obj, or NULL. */
+static JsonObject *
+obj_member(JsonObject *obj, const char *name)
+{
+	JsonNode *n = obj != NULL ? json_object_get_member(obj, name) : NULL;
+
+	return (n != NULL && JSON_NODE_HOLDS_OBJECT(n)) ? json_node_get_object(n) : NULL;
+}
+
+/* Does a string member array of obj hold a value matching pred? */
+static gboolean
+array_any(JsonObject *obj, const char *name, gboolean (*pred)(const char *item, const activity_attachment *a),
+    const activity_attachment *a)
+{
+	JsonNode *n = obj != NULL ? json_object_get_member(obj, name) : NULL;
+	JsonArray *arr;
+
+	if (n == NULL || !JSON_NODE_HOLDS_ARRAY(n))
+		return FALSE;
+	arr = json_node_get_array(n);
+	for (guint i = 0; i < json_array_get_length(arr); i++) {
+		const char *item = json_array_get_string_element(arr, i);
+		if (item != NULL && pred(item, a))
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/* blocked_extensions: ".exe" against the file name. */
+static gboolean
+ext_matches(const char *ext, const activity_attachment *a)
+{
+	if (a->filename == NULL)
+		return FALSE;
+	return g_str_has_suffix(a->filename, ext) ||
+	    (strlen(a->filename) >= strlen(ext) &&
+	    g_ascii_strcasecmp(a->filename + strlen(a->filename) - strlen(ext), ext) == 0);
+}
+
+/* attachment_types: ".ext" or a MIME type glob. */
+static gboolean
+type_matches(const char *pattern, const activity_attachment *a)
+{
+	if (pattern[0] == '.')
+		return ext_matches(pattern, a);
+	return a->content_type != NULL && g_pattern_match_simple(pattern, a->content_type);
+}
+
+/* Apply the rule's attachment policy and the blocked extensions: move
+ * what may not be kept to act->dropped, saying why. */
+static void
+apply_policy(activity *act, JsonObject *policy)
+{
+	const char *mode = str_member(policy, "policy");
+	JsonNode *n = policy != NULL ? json_object_get_member(policy, "max_size") : NULL;
+	gint64 max = n != NULL && JSON_NODE_HOLDS_VALUE(n) ? json_node_get_int(n) : -1;
+	guint i = 0;
+
+	while (i < act->attachments->len) {
+		activity_attachment *a = g_ptr_array_index(act->attachments, i);
+		const char *why = NULL;
+
+		if (g_strcmp0(mode, "none") == 0)
+			why = "attachments = none";
+		else if (array_any(policy, "blocked_extensions", ext_matches, a))
+			why = "blocked extension";
+		else if (g_strcmp0(mode, "allowed") == 0 && !array_any(policy, "types", type_matches, a))
+			why = "type not in attachment_types";
+		else if (max >= 0 && a->size > max)
+			why = "larger than max_attachment_size";
+		if (why == NULL) {
+			i++;
+			continue;
+		}
+		g_ptr_array_add(act->dropped, g_strdup_printf("%s (%s, %" G_GINT64_FORMAT " bytes): %s",
+		    a->filename ? a->filename : "(no name)", a->content_type, a->size, why));
+		g_ptr_array_remove_index(act->attachments, i);
+	}
+}
+
+/* The job's metadata as an object (parser kept alive in *parser). */
+static JsonObject *
+meta_of(const spool_job *job, JsonParser **parser)
+{
+	JsonNode *root;
+
+	*parser = json_parser_new();
+	if (job->meta == NULL || !json_parser_load_from_data(*parser, job->meta, -1, NULL))
+		return NULL;
+	root = json_parser_get_root(*parser);
+	return root != NULL && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
+}
+
 /* Parse and store one activity. */
 static void
 ledger_save(void *state, const spool_job *job, gint64 now, conn_result *res)
 {
 	crm_db *db = state;
 	GError *e = NULL;
+	JsonParser *parser;
+	JsonObject *meta;
 	activity *act;
 	gint64 id;
 
@@ -37,6 +147,13 @@ ledger_save(void *state, const spool_job *job, gint64 now, conn_result *res)
 		g_clear_error(&e);
 		return;
 	}
+	meta = meta_of(job, &parser);
+	act->regarding = g_strdup(str_member(meta, "regarding"));
+	act->category = g_strdup(str_member(meta, "category"));
+	act->corr_method = g_strdup(str_member(obj_member(meta, "correlation"), "method"));
+	act->corr_message_id = g_strdup(str_member(obj_member(meta, "correlation"), "message_id"));
+	apply_policy(act, obj_member(meta, "attachments"));
+	g_object_unref(parser);
 	if (!ledger_store(db, job->profile, job->idem_key, job->id, act, now, &id, &e)) {
 		res->status = CONN_RETRY;
 		res->error = g_strdup_printf("ledger: %s", e ? e->message : "?");
@@ -47,9 +164,47 @@ ledger_save(void *state, const spool_job *job, gint64 now, conn_result *res)
 	activity_free(act);
 }
 
+/* Store each recipient of a delivery report as an event. */
+static void
+ledger_event(void *state, const spool_job *job, gint64 now, conn_result *res)
+{
+	crm_db *db = state;
+	JsonParser *parser;
+	JsonObject *meta = meta_of(job, &parser);
+	const char *kind = str_member(meta, "kind"), *mid = str_member(meta, "message_id");
+	JsonNode *n = meta != NULL ? json_object_get_member(meta, "recipients") : NULL;
+	GError *e = NULL;
+
+	res->status = CONN_OK;
+	if (kind == NULL || mid == NULL || n == NULL || !JSON_NODE_HOLDS_ARRAY(n)) {
+		res->status = CONN_PERMANENT;
+		res->error = g_strdup("event job without kind, message_id and recipients");
+		g_object_unref(parser);
+		return;
+	}
+	JsonArray *arr = json_node_get_array(n);
+	for (guint i = 0; i < json_array_get_length(arr) && res->status == CONN_OK; i++) {
+		JsonObject *r = json_array_get_object_element(arr, i);
+		const char *rcpt = str_member(r, "recipient"), *action = str_member(r, "action");
+		gboolean failed = r != NULL && json_object_get_boolean_member_with_default(r, "failed", FALSE);
+		char *key = g_strdup_printf("%s/%s", job->idem_key, rcpt ? rcpt : "-");
+		const char *what = failed ? kind : (action != NULL ? action : "reported");
+
+		if (!ledger_add_event(db, key, mid, what, rcpt, str_member(r, "status"),
+		    str_member(r, "diagnostic"), now, &e)) {
+			res->status = CONN_RETRY;
+			res->error = g_strdup_printf("ledger: %s", e ? e->message : "?");
+			g_clear_error(&e);
+		}
+		g_free(key);
+	}
+	g_object_unref(parser);
+}
+
 const connector_ops connector_ledger_ops = {
 	.type = "ledger",
 	.open = ledger_open,
 	.save_activity = ledger_save,
+	.send_event = ledger_event,
 	.close = NULL,
 };

@@ -54,7 +54,7 @@ static const char *headers[][2] = {
 	{ "From", "Alice <alice@example.com>" },
 	{ "To", "bob@customer.test" },
 	{ "Subject", "Quote" },
-	{ "Message-ID", "<%s@example.com>" },
+	{ "Message-ID", NULL },     /* <msgid@example.com> */
 };
 
 typedef struct {
@@ -143,7 +143,8 @@ send_message(SMFICTX *ctx, const cb_case *c, const char *qid, const char *msgid,
 	fake_set_macro(ctx, "{i}", qid);
 	assert_int_equal(mlfi_data(ctx), SMFIS_CONTINUE);
 	for (size_t i = 0; i < G_N_ELEMENTS(headers); i++) {
-		char *v = g_strdup_printf(headers[i][1], msgid);
+		char *v = headers[i][1] != NULL ? g_strdup(headers[i][1])
+		    : g_strdup_printf("<%s@example.com>", msgid);
 		assert_int_equal(mlfi_header(ctx, (char *)headers[i][0], v), SMFIS_CONTINUE);
 		if (expect)
 			g_string_append_printf(expect, "%s: %s\r\n", headers[i][0], v);

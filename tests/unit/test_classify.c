@@ -128,7 +128,7 @@ test_decision(void **state)
 	JsonNode *n;
 	char *json;
 
-	decision_make(c, &in, &d);
+	decision_make(c, &in, NULL, NULL, &d);
 	assert_int_equal(d.direction, DIR_OUTBOUND);
 	assert_string_equal(d.rule->name, "outbound");
 	assert_string_equal(d.save, "local");
@@ -143,7 +143,7 @@ test_decision(void **state)
 
 	/* internal mail matches no rule: not saved */
 	in.rcpts = R("bob@example.com");
-	decision_make(c, &in, &d);
+	decision_make(c, &in, NULL, NULL, &d);
 	assert_int_equal(d.direction, DIR_INTERNAL);
 	assert_null(d.rule);
 	assert_null(d.save);

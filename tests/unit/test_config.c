@@ -1,7 +1,9 @@
 /*
  * test_config.c - the config loader: valid files and the values they give,
- * every kind of error with its exact "file:line: message", the snapshot's
- * references, and the generated sample config and man page.
+ * every kind of error with its exact "file:line: message", and the
+ * snapshot's references. The rule and capture options are tested in
+ * test_config_capture.c, the generated sample config and man page in
+ * test_config_docs.c.
  *
  * Table-driven: valid_cases and error_cases each become one cmocka test
  * per row. Every file is written to a fresh g_dir_make_tmp directory.
@@ -16,7 +18,6 @@
 #include <glib/gstdio.h>
 
 #include "core/config.h"
-#include "core/config_table.h"
 
 /* The issue's example, exactly as written there. */
 #define ISSUE_EXAMPLE \
@@ -608,113 +609,13 @@ test_directions(void **state)
 	assert_string_equal(direction_name((crm_direction)42), "unknown");
 }
 
-/* ------------------------------------------------------------ docs */
-
-/* The sample loads, and holds the issue's crm and rule sections. */
-static void
-test_sample_loads(void **state)
-{
-	GString *text = g_string_new(NULL);
-	scratch s;
-	crm_config *cfg;
-	char *rules;
-
-	(void)state;
-	config_write_sample(text);
-	s = scratch_write(text->str, -1);
-	cfg = load_ok(s.path);
-	assert_string_equal(cfg->socket, "unix:/run/crm-milter/milter.sock");
-	assert_int_equal(cfg->profiles->len, 1);
-	assert_string_equal(((crm_profile *)g_ptr_array_index(cfg->profiles, 0))->type, "ledger");
-	rules = describe(cfg, "rules");
-	assert_non_null(strstr(rules, "outbound:outbound:local:0@"));
-	assert_non_null(strstr(rules, ",inbound:inbound:local:0@"));
-	g_free(rules);
-	config_unref(cfg);
-	g_string_free(text, TRUE);
-	scratch_free(&s);
-}
-
-/* Every option of the table is in the sample (with its default) and in
- * the man page; every section has its man subsection. */
-static void
-test_docs_cover_table(void **state)
-{
-	GString *sample = g_string_new(NULL), *man = g_string_new(NULL);
-	gsize i;
-
-	(void)state;
-	config_write_sample(sample);
-	config_write_man(man);
-	for (i = 0; i < config_noptions; i++) {
-		const conf_option *o = &config_options[i];
-		char *setting = g_strdup_printf("%s = %s%s%s", o->name,
-		    o->type == CT_STRING || o->type == CT_PATH || o->type == CT_SOCKET ? "\"" : "",
-		    o->def,
-		    o->type == CT_STRING || o->type == CT_PATH || o->type == CT_SOCKET ? "\"" : "");
-		char *item = g_strdup_printf(".TP\n\\fB%s\\fR = ", o->name);
-
-		if (strstr(sample->str, setting) == NULL)
-			fail_msg("sample lacks \"%s\"", setting);
-		if (strstr(man->str, item) == NULL)
-			fail_msg("man page lacks option %s", o->name);
-		g_free(setting);
-		g_free(item);
-	}
-	for (i = 0; i < config_nsections; i++) {
-		char *ss = g_strdup_printf(".SS \"%s ", config_sections[i].name);
-
-		assert_non_null(strstr(man->str, ss));
-		g_free(ss);
-	}
-	assert_non_null(strstr(man->str, ".TH CRM\\-MILTER.CONF 5"));
-	assert_non_null(strstr(man->str, ".SH RULES\n"));
-	assert_non_null(strstr(man->str, ".SH FILES\n"));
-	assert_non_null(strstr(man->str, ".BR crm\\-milter (8)"));
-	g_string_free(sample, TRUE);
-	g_string_free(man, TRUE);
-}
-
-/* The table is sound: limits name int/size options of the same section,
- * every default converts, examples name titled sections. */
-static void
-test_table_sound(void **state)
-{
-	gsize i;
-
-	(void)state;
-	for (i = 0; i < config_nlimits; i++) {
-		const conf_option *lo = config_option_find(config_limits[i].section, config_limits[i].low);
-		const conf_option *hi = config_option_find(config_limits[i].section, config_limits[i].high);
-
-		assert_non_null(lo);
-		assert_non_null(hi);
-		assert_int_equal(lo->type, hi->type);
-	}
-	for (i = 0; i < config_noptions; i++) {
-		const conf_option *o = &config_options[i];
-		conf_value v;
-
-		assert_ptr_equal(config_option_find(o->section, o->name), o);
-		if (config_type_is_list(o->type))
-			continue;      /* list defaults are checked by the empty-file case */
-		if (!config_convert(o, o->def, &v, NULL))
-			fail_msg("default of %s does not convert", o->name);
-		config_value_clear(o, &v);
-	}
-	for (i = 0; i < config_nexamples; i++)
-		assert_int_equal(config_sections[config_examples[i].section].kind, CONF_TITLED);
-	assert_int_equal(config_section_index("rule"), CONF_SEC_rule);
-	assert_int_equal(config_section_index("nope"), -1);
-}
-
 /* ------------------------------------------------------------ main */
 
 /* One cmocka test per table row, then the other tests. */
 int
 main(void)
 {
-	struct CMUnitTest tests[G_N_ELEMENTS(valid_cases) + G_N_ELEMENTS(error_cases) + 9];
+	struct CMUnitTest tests[G_N_ELEMENTS(valid_cases) + G_N_ELEMENTS(error_cases) + 6];
 	gsize i, n = 0;
 
 	for (i = 0; i < G_N_ELEMENTS(valid_cases); i++)
@@ -729,9 +630,6 @@ main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_profile_lookup);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_concurrent_loads);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_directions);
-	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_sample_loads);
-	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_docs_cover_table);
-	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_table_sound);
 	g_assert(n == G_N_ELEMENTS(tests));
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

@@ -135,7 +135,7 @@ static const parse_case parse_cases[] = {
 		.attachments = "notes.txt|text/plain|12;résumé.pdf|application/pdf|300",
 	},
 	{
-		.label = "inline images in multipart/related",
+		.label = "inline images in multipart/related are never attachments",
 		.raw = "From: alice@example.com\r\n"
 		    "To: bob@example.org\r\n"
 		    "Content-Type: multipart/related; boundary=\"rel\"\r\n"
@@ -161,7 +161,7 @@ static const parse_case parse_cases[] = {
 		.from = ANY, .from_addr = "alice@example.com", .to = "bob@example.org", .cc = "",
 		.bcc = "", .subject = NULL, .date = 0, .message_id = NULL, .in_reply_to = NULL,
 		.text_body = NULL, .html_body = "<img src=\"cid:logo\"><img src=\"cid:dot\">",
-		.attachments = "logo.png|image/png|17;|image/gif|6",
+		.attachments = "",
 	},
 	{
 		.label = "bcc from the envelope, groups, duplicates, case",

@@ -1,0 +1,214 @@
+/*
+ * eom.c - the end-of-message pipeline. See eom.h.
+ *
+ * SECURITY: the message is attacker-controlled; GMime parses it within
+ * max_message_size. No network: directory and correlation lookups are
+ * local SQLite reads (core/lookups.c) on the runtime's read connection,
+ * held for the decision.
+ */
+#include <string.h>
+
+#include "eom.h"
+#include "seam.h"
+#include "lookups.h"
+#include "decide.h"
+#include "correlate.h"
+#include "idem.h"
+#include "log.h"
+#include "message.h"
+#include "spool.h"
+
+/* Write the save job; FALSE with err on failure. */
+static gboolean
+queue_save(conn_ctx *c, msg_ctx *m, const crm_decision *d, const crm_message *msg,
+    const guint8 *data, gsize len, GError **err)
+{
+	spool_new_job job;
+	char *key = idem_key(d->save, m->message_id, g_checksum_get_string(m->digest));
+	char *meta = decision_meta(c->rt->cfg, d);
+	char *regarding = d->regarding != NULL ?
+	    g_strdup_printf("%s:%s", d->regarding->type, d->regarding->id) : NULL;
+	correlate_fact f;
+	spool_status st;
+	gint64 id = 0;
+
+	correlate_facts(c->rt->cfg, msg, &f);
+	memset(&job, 0, sizeof(job));
+	job.kind = JOB_SAVE;
+	job.profile = d->save;
+	job.idem_key = key;
+	job.queue_id = m->qid;
+	job.direction = direction_name(d->direction);
+	job.reason = d->reason;
+	job.rule = d->rule != NULL ? d->rule->name : "(sender control)";
+	job.mail_from = m->mail_from;
+	job.rcpts = (const char *const *)d->participants->pdata + (*m->mail_from ? 1 : 0);
+	job.nrcpts = d->participants->len - (*m->mail_from ? 1 : 0);
+	job.message_id = m->message_id;
+	job.payload = data;
+	job.payload_len = len;
+	job.meta = meta;
+	job.thread_conv = f.thread_conv;
+	job.subject_norm = f.subject_norm;
+	job.regarding = regarding;
+	st = runtime_enqueue(c->rt, &job, &id, err);
+	if (st == SPOOL_OK)
+		log_msg(CRM_LOG_INFO, ctx_qid(m), "queued job %" G_GINT64_FORMAT " for crm %s (%zu bytes%s)",
+		    id, d->save, len, msgbuf_spilled(m->raw) ? ", spilled" : "");
+	else if (st == SPOOL_DUPLICATE)
+		log_msg(CRM_LOG_INFO, ctx_qid(m), "already queued for crm %s (key %s); not queued again",
+		    d->save, key);
+	g_free(key);
+	g_free(meta);
+	g_free(regarding);
+	correlate_facts_clear(&f);
+	return st != SPOOL_ERROR;
+}
+
+/* Queue the bounced event of a delivery report about tracked mail. */
+static gboolean
+queue_bounce(conn_ctx *c, msg_ctx *m, const crm_decision *d, GError **err)
+{
+	JsonBuilder *b = json_builder_new();
+	JsonNode *root;
+	spool_new_job job;
+	char *meta, *digest, *key;
+	spool_status st;
+	gint64 id = 0;
+
+	decision_bounce_json(b, d);
+	root = json_builder_get_root(b);
+	meta = json_to_string(root, FALSE);
+	digest = g_compute_checksum_for_string(G_CHECKSUM_SHA256, meta, -1);
+	key = g_strdup_printf("%s/bounce/%s", d->bounce_profile, digest);
+	memset(&job, 0, sizeof(job));
+	job.kind = JOB_EVENT;
+	job.profile = d->bounce_profile;
+	job.idem_key = key;
+	job.queue_id = m->qid;
+	job.direction = direction_name(d->direction);
+	job.reason = d->reason;
+	job.rule = "(delivery report)";
+	job.mail_from = m->mail_from;
+	job.message_id = d->bounce->original_message_id;
+	job.meta = meta;
+	st = runtime_enqueue(c->rt, &job, &id, err);
+	if (st == SPOOL_OK)
+		log_msg(CRM_LOG_INFO, ctx_qid(m), "queued bounce event job %" G_GINT64_FORMAT
+		    " for tracked message %s", id, d->bounce->original_message_id);
+	json_node_unref(root);
+	g_object_unref(b);
+	g_free(meta);
+	g_free(digest);
+	g_free(key);
+	return st != SPOOL_ERROR;
+}
+
+/* Remove control headers, dropbox recipients; rewrite the subject. */
+static void
+apply_edits(SMFICTX *ctx, msg_ctx *m, const crm_decision *d)
+{
+	GHashTable *count = g_hash_table_new(g_str_hash, g_str_equal);
+	guint i;
+
+	/* each name's copies, deleted from the last so indexes stay valid */
+	for (i = 0; i < d->remove_headers->len; i++) {
+		const char *name = g_ptr_array_index(d->remove_headers, i);
+		g_hash_table_insert(count, (gpointer)name,
+		    GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(count, name)) + 1));
+	}
+	GHashTableIter it;
+	gpointer key, val;
+	g_hash_table_iter_init(&it, count);
+	while (g_hash_table_iter_next(&it, &key, &val))
+		for (int k = (int)GPOINTER_TO_UINT(val); k >= 1; k--)
+			if (seam_chgheader(ctx, key, k, NULL) != MI_SUCCESS)
+				log_msg(CRM_LOG_WARNING, ctx_qid(m), "could not remove header %s", (char *)key);
+	g_hash_table_unref(count);
+	for (i = 0; i < d->remove_rcpts->len; i++) {
+		char *r = g_strdup_printf("<%s>", (char *)g_ptr_array_index(d->remove_rcpts, i));
+		if (seam_delrcpt(ctx, r) != MI_SUCCESS)
+			log_msg(CRM_LOG_WARNING, ctx_qid(m), "could not remove recipient %s", r);
+		else
+			log_msg(CRM_LOG_INFO, ctx_qid(m), "removed dropbox recipient %s", r);
+		g_free(r);
+	}
+	if (d->new_subject != NULL && seam_chgheader(ctx, "Subject", 1, d->new_subject) != MI_SUCCESS)
+		log_msg(CRM_LOG_WARNING, ctx_qid(m), "could not rewrite the subject");
+}
+
+/* The answer after an internal failure, per on_internal_error. */
+static sfsistat
+internal_error(SMFICTX *ctx, conn_ctx *c, msg_ctx *m)
+{
+	if (c->rt->cfg->on_internal_error == ON_ERROR_TEMPFAIL) {
+		log_msg(CRM_LOG_ERR, ctx_qid(m), "internal error, message tempfailed: %s", m->error);
+		(void)seam_setreply(ctx, "451", "4.3.0", "crm-milter: temporary local problem, try again later");
+		return SMFIS_TEMPFAIL;
+	}
+	log_msg(CRM_LOG_ERR, ctx_qid(m), "internal error, message passed unmodified: %s", m->error);
+	return SMFIS_CONTINUE;
+}
+
+/* Parse, decide, edit, queue. */
+sfsistat
+eom_run(SMFICTX *ctx, conn_ctx *c, msg_ctx *m)
+{
+	const crm_config *cfg = c->rt->cfg;
+	const guint8 *data = NULL;
+	crm_message *msg = NULL;
+	classify_input in;
+	decide_lookups lk;
+	lookup_ctx lc;
+	crm_db *rdb;
+	crm_decision d;
+	GError *e = NULL;
+	gsize len = 0;
+	sfsistat r = SMFIS_CONTINUE;
+
+	if (m->error == NULL && m->raw != NULL) {
+		data = msgbuf_data(m->raw, &len, &e);
+		if (data == NULL)
+			ctx_fail(m, "reading the captured message", e);
+		else if ((msg = message_parse(data, len, &e)) == NULL)
+			log_msg(CRM_LOG_WARNING, ctx_qid(m), "%s; deciding on the envelope only", e->message);
+		g_clear_error(&e);
+	}
+	memset(&in, 0, sizeof(in));
+	in.auth_user = m->auth_user;
+	in.daemon_name = c->daemon_name;
+	in.client_addr = c->client_addr;
+	in.local_submission = c->local_submission;
+	in.mail_from = m->mail_from;
+	in.rcpts = (const char *const *)m->rcpts->pdata;
+	in.nrcpts = m->rcpts->len;
+	rdb = runtime_read_begin(c->rt, &e);
+	if (rdb == NULL) {
+		log_msg(CRM_LOG_WARNING, ctx_qid(m), "spool lookups unavailable: %s", e->message);
+		g_clear_error(&e);
+	}
+	lookups_init(&lk, &lc, rdb, ctx_qid(m), g_get_real_time() / G_USEC_PER_SEC);
+	decision_make(cfg, &in, msg, &lk, &d);
+	runtime_read_end(c->rt, rdb, FALSE);
+	log_msg(CRM_LOG_INFO, ctx_qid(m), "direction=%s (%s) rule=%s save=%s%s%s%s%s",
+	    direction_name(d.direction), d.reason, d.rule ? d.rule->name : "none",
+	    d.save ? d.save : "no", d.corr.method ? " correlated by " : "",
+	    d.corr.method ? d.corr.method : "", d.why_not ? "; not saved: " : "",
+	    d.why_not ? d.why_not : "");
+	apply_edits(ctx, m, &d);
+	if (d.save != NULL && m->error == NULL) {
+		if (data == NULL || msg == NULL)
+			log_msg(CRM_LOG_WARNING, ctx_qid(m), "not saved: the message was not captured whole");
+		else if (!queue_save(c, m, &d, msg, data, len, &e))
+			ctx_fail(m, "queueing save job", e);
+		g_clear_error(&e);
+	}
+	if (d.bounce != NULL && m->error == NULL && !queue_bounce(c, m, &d, &e))
+		ctx_fail(m, "queueing bounce event", e);
+	g_clear_error(&e);
+	if (m->error != NULL)
+		r = internal_error(ctx, c, m);
+	decision_clear(&d);
+	message_free(msg);
+	return r;
+}
