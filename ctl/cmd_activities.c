@@ -36,6 +36,15 @@ print_table(GPtrArray *rows)
 		    r->act->direction ? r->act->direction : "-",
 		    r->act->from_addr ? r->act->from_addr : "-", to,
 		    r->act->subject ? r->act->subject : "");
+		if (r->act->regarding != NULL || r->act->corr_method != NULL)
+			printf("      regarding: %s  correlated: %s %s\n",
+			    r->act->regarding ? r->act->regarding : "-",
+			    r->act->corr_method ? r->act->corr_method : "-",
+			    r->act->corr_message_id ? r->act->corr_message_id : "");
+		for (guint k = 0; k < r->act->events->len; k++)
+			printf("      event: %s\n", (char *)g_ptr_array_index(r->act->events, k));
+		for (guint k = 0; k < r->act->dropped->len; k++)
+			printf("      dropped: %s\n", (char *)g_ptr_array_index(r->act->dropped, k));
 		if (r->act->attachments != NULL)
 			for (guint k = 0; k < r->act->attachments->len; k++) {
 				activity_attachment *a = g_ptr_array_index(r->act->attachments, k);

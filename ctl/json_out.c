@@ -107,6 +107,15 @@ json_out_activity(JsonBuilder *b, const ledger_row *row)
 		member_str(b, "text_body", a->text_body);
 	if (a->html_body != NULL)
 		member_str(b, "html_body", a->html_body);
+	member_str(b, "regarding", a->regarding);
+	member_str(b, "category", a->category);
+	json_builder_set_member_name(b, "correlation");
+	json_builder_begin_object(b);
+	member_str(b, "method", a->corr_method);
+	member_str(b, "message_id", a->corr_message_id);
+	json_builder_end_object(b);
+	member_list(b, "dropped_attachments", a->dropped);
+	member_list(b, "events", a->events);
 	json_builder_set_member_name(b, "attachments");
 	json_builder_begin_array(b);
 	for (i = 0; a->attachments != NULL && i < a->attachments->len; i++) {
