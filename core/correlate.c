@@ -143,10 +143,10 @@ correlate_find(crm_db *db, const crm_config *cfg, const crm_message *msg,
 	    lookup_ids(db, refs, "references", out, err);
 	if (!hit && f.thread_conv != NULL)
 		hit = lookup(db, "SELECT message_id, regarding FROM tracked WHERE thread_conv = ?1 "
-		    "ORDER BY created_at DESC LIMIT 1", f.thread_conv, "thread-index", out, err);
+		    "AND thread_conv IS NOT NULL ORDER BY created_at DESC LIMIT 1", f.thread_conv, "thread-index", out, err);
 	if (!hit && f.token != 0) {
 		char *t = g_strdup_printf("%" G_GUINT64_FORMAT, f.token);
-		hit = lookup(db, "SELECT message_id, regarding FROM tracked WHERE token = ?1",
+		hit = lookup(db, "SELECT message_id, regarding FROM tracked WHERE token = ?1 AND token IS NOT NULL",
 		    t, "token", out, err);
 		g_free(t);
 	}

@@ -17,28 +17,30 @@
 #include "log.h"
 #include "message.h"
 #include "spool.h"
+#include "thread.h"
 
-/* Write the save job; FALSE with err on failure. */
+/* Write one save job (copy: NULL, or "sent"/"received" for internal mail
+ * saved as two activities); FALSE with err on failure. */
 static gboolean
-queue_save(conn_ctx *c, msg_ctx *m, const crm_decision *d, const crm_message *msg,
-    const guint8 *data, gsize len, GError **err)
+queue_copy(conn_ctx *c, msg_ctx *m, const crm_decision *d, const correlate_fact *f,
+    const char *copy, const guint8 *data, gsize len, gint64 *new_id, GError **err)
 {
 	spool_new_job job;
-	char *key = idem_key(d->save, m->message_id, g_checksum_get_string(m->digest));
+	char *base = idem_key(d->save, m->message_id, g_checksum_get_string(m->digest));
+	char *key = copy != NULL ? g_strdup_printf("%s/%s", base, copy) : g_strdup(base);
 	char *meta = decision_meta(c->rt->cfg, d);
 	char *regarding = d->regarding != NULL ?
 	    g_strdup_printf("%s:%s", d->regarding->type, d->regarding->id) : NULL;
-	correlate_fact f;
 	spool_status st;
 	gint64 id = 0;
 
-	correlate_facts(c->rt->cfg, msg, &f);
 	memset(&job, 0, sizeof(job));
 	job.kind = JOB_SAVE;
 	job.profile = d->save;
 	job.idem_key = key;
 	job.queue_id = m->qid;
-	job.direction = direction_name(d->direction);
+	job.direction = copy == NULL ? direction_name(d->direction)
+	    : strcmp(copy, "sent") == 0 ? "outbound" : "inbound";
 	job.reason = d->reason;
 	job.rule = d->rule != NULL ? d->rule->name : "(sender control)";
 	job.mail_from = m->mail_from;
@@ -48,21 +50,44 @@ queue_save(conn_ctx *c, msg_ctx *m, const crm_decision *d, const crm_message *ms
 	job.payload = data;
 	job.payload_len = len;
 	job.meta = meta;
-	job.thread_conv = f.thread_conv;
-	job.subject_norm = f.subject_norm;
+	job.thread_conv = f->thread_conv;
+	job.subject_norm = f->subject_norm;
 	job.regarding = regarding;
+	job.want_token = c->rt->cfg->capture.subject_token && d->direction == DIR_OUTBOUND;
 	st = runtime_enqueue(c->rt, &job, &id, err);
+	*new_id = st == SPOOL_OK ? id : 0;
 	if (st == SPOOL_OK)
-		log_msg(CRM_LOG_INFO, ctx_qid(m), "queued job %" G_GINT64_FORMAT " for crm %s (%zu bytes%s)",
-		    id, d->save, len, msgbuf_spilled(m->raw) ? ", spilled" : "");
+		log_msg(CRM_LOG_INFO, ctx_qid(m), "queued job %" G_GINT64_FORMAT " for crm %s%s%s (%zu bytes%s)",
+		    id, d->save, copy ? ", copy " : "", copy ? copy : "", len,
+		    msgbuf_spilled(m->raw) ? ", spilled" : "");
 	else if (st == SPOOL_DUPLICATE)
 		log_msg(CRM_LOG_INFO, ctx_qid(m), "already queued for crm %s (key %s); not queued again",
 		    d->save, key);
+	g_free(base);
 	g_free(key);
 	g_free(meta);
 	g_free(regarding);
-	correlate_facts_clear(&f);
 	return st != SPOOL_ERROR;
+}
+
+/* Queue the save job(s): internal mail with internal_as_two_activities
+ * makes a sent and a received copy (Dynamics' option). */
+static gboolean
+queue_save(conn_ctx *c, msg_ctx *m, const crm_decision *d, const crm_message *msg,
+    const guint8 *data, gsize len, gint64 *new_id, GError **err)
+{
+	correlate_fact f;
+	gboolean ok;
+	gint64 other;
+
+	correlate_facts(c->rt->cfg, msg, &f);
+	if (d->direction == DIR_INTERNAL && c->rt->cfg->capture.internal_as_two_activities)
+		ok = queue_copy(c, m, d, &f, "sent", data, len, new_id, err) &&
+		    queue_copy(c, m, d, &f, "received", data, len, &other, err);
+	else
+		ok = queue_copy(c, m, d, &f, NULL, data, len, new_id, err);
+	correlate_facts_clear(&f);
+	return ok;
 }
 
 /* Queue the bounced event of a delivery report about tracked mail. */
@@ -104,9 +129,33 @@ queue_bounce(conn_ctx *c, msg_ctx *m, const crm_decision *d, GError **err)
 	return st != SPOOL_ERROR;
 }
 
-/* Remove control headers, dropbox recipients; rewrite the subject. */
+/* The subject with the tracking token of job id (capture { subject_token
+ * }), encoded for the header; NULL when there is none to add. */
+static char *
+token_subject(const crm_config *cfg, const crm_decision *d, const crm_message *msg, gint64 id)
+{
+	const char *subject = d->new_subject;
+	char *token, *with, *enc;
+
+	if (id <= 0 || msg == NULL)
+		return NULL;
+	if (subject == NULL)
+		subject = g_mime_message_get_subject(message_mime(msg));
+	token = thread_token_format(cfg->capture.subject_token_prefix,
+	    cfg->capture.subject_token_digits, (guint64)id);
+	if (token == NULL)
+		return NULL;
+	with = thread_subject_with_token(subject != NULL ? subject : "", token);
+	enc = with != NULL ? g_mime_utils_header_encode_text(NULL, with, NULL) : NULL;
+	g_free(token);
+	g_free(with);
+	return enc;
+}
+
+/* Remove control headers, dropbox recipients; rewrite the subject (the
+ * tag stripped, or new_subject given: e.g. with a token added). */
 static void
-apply_edits(SMFICTX *ctx, msg_ctx *m, const crm_decision *d)
+apply_edits(SMFICTX *ctx, msg_ctx *m, const crm_decision *d, const char *new_subject)
 {
 	GHashTable *count = g_hash_table_new(g_str_hash, g_str_equal);
 	guint i;
@@ -133,7 +182,7 @@ apply_edits(SMFICTX *ctx, msg_ctx *m, const crm_decision *d)
 			log_msg(CRM_LOG_INFO, ctx_qid(m), "removed dropbox recipient %s", r);
 		g_free(r);
 	}
-	if (d->new_subject != NULL && seam_chgheader(ctx, "Subject", 1, d->new_subject) != MI_SUCCESS)
+	if (new_subject != NULL && seam_chgheader(ctx, "Subject", 1, new_subject) != MI_SUCCESS)
 		log_msg(CRM_LOG_WARNING, ctx_qid(m), "could not rewrite the subject");
 }
 
@@ -164,6 +213,8 @@ eom_run(SMFICTX *ctx, conn_ctx *c, msg_ctx *m)
 	crm_decision d;
 	GError *e = NULL;
 	gsize len = 0;
+	gint64 job_id = 0;
+	char *subject = NULL;
 	sfsistat r = SMFIS_CONTINUE;
 
 	if (m->error == NULL && m->raw != NULL) {
@@ -195,14 +246,19 @@ eom_run(SMFICTX *ctx, conn_ctx *c, msg_ctx *m)
 	    d.save ? d.save : "no", d.corr.method ? " correlated by " : "",
 	    d.corr.method ? d.corr.method : "", d.why_not ? "; not saved: " : "",
 	    d.why_not ? d.why_not : "");
-	apply_edits(ctx, m, &d);
 	if (d.save != NULL && m->error == NULL) {
 		if (data == NULL || msg == NULL)
 			log_msg(CRM_LOG_WARNING, ctx_qid(m), "not saved: the message was not captured whole");
-		else if (!queue_save(c, m, &d, msg, data, len, &e))
+		else if (!queue_save(c, m, &d, msg, data, len, &job_id, &e))
 			ctx_fail(m, "queueing save job", e);
 		g_clear_error(&e);
 	}
+	if (job_id > 0 && cfg->capture.subject_token && d.direction == DIR_OUTBOUND)
+		subject = token_subject(cfg, &d, msg, job_id);
+	else if (d.new_subject != NULL)
+		subject = g_mime_utils_header_encode_text(NULL, d.new_subject, NULL);
+	apply_edits(ctx, m, &d, subject);
+	g_free(subject);
 	if (d.bounce != NULL && m->error == NULL && !queue_bounce(c, m, &d, &e))
 		ctx_fail(m, "queueing bounce event", e);
 	g_clear_error(&e);

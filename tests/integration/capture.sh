@@ -169,5 +169,30 @@ act lead.1@prospect.test 'a["category"] == "From a contact"' && mta_ok "mail fro
 act s.1@stranger.test 'False' 2>/dev/null && mta_not_ok "stranger saved" || mta_ok "mail from a stranger matched the save = no rule"
 act never.1@example.com 'False' 2>/dev/null && mta_not_ok "never_log saved" || mta_ok "never_log wins over the outbound rule"
 grep -q "already queued" "$MTA_TMP/crm-milter.log" && mta_ok "the duplicate made no second job" || mta_not_ok "duplicate job"
+
+# phase 2 (SIGHUP): subject tokens, and internal mail saved as two activities
+sed -i -e 's|^capture {|capture {\n  subject_token = yes\n  internal_as_two_activities = yes|' \
+	-e 's|^rule "blocked"|rule "internal" { direction = internal save = "local" }\nrule "blocked"|' "$CONF"
+mta_check "the phase 2 config is valid" "$CTL" -c "$CONF" check-config
+kill -HUP "$MTA_CRM_PID"
+for _ in $(seq 1 50); do grep -q "reloaded" "$MTA_TMP/crm-milter.log" && break; sleep 0.1; done
+msg "$M/tok" alice@example.com bob@customer.test "Contract draft" tok.1@example.com
+mta_check "outbound with a token accepted" mta_swaks "$MTA_PF_SUB_PORT" alice@example.com bob@customer.test "$M/tok"
+msg "$M/int" alice@example.com dan@example.com "Team lunch" int.1@example.com
+mta_check "internal mail accepted" mta_swaks "$MTA_PF_SUB_PORT" alice@example.com dan@example.com "$M/int"
+mta_sink_wait 11 30 || mta_not_ok "sink got phase 2 mail"
+f=$(sink_file tok.1@example.com)
+token=$(sed -n 's/^Subject: Contract draft \[\(CRM:[0-9]\{7\}\)\]$/\1/p' "$f")
+[ -n "$token" ] && mta_ok "tracked outbound mail got a subject token ($token)" ||
+	mta_not_ok "subject token" "$(grep -i '^Subject' "$f")"
+msg "$M/tokreply" bob@customer.test alice@example.com "RE: Contract draft [$token]" tr.1@customer.test
+mta_check "reply with only the token accepted" mta_swaks "$MTA_PF_IN_PORT" bob@customer.test alice@example.com "$M/tokreply"
+mta_sink_wait 12 30 || mta_not_ok "sink got the token reply"
+mta_check "crm-flusher --once (phase 2)" "$top_builddir/crm-flusher" -c "$CONF" --once
+acts
+act tr.1@customer.test 'a["correlation"]["method"] == "token" and a["correlation"]["message_id"] == "tok.1@example.com"' &&
+	mta_ok "a reply carrying only the token is linked (token)" || mta_not_ok "token correlation"
+[ "$(python3 -c 'import json,sys; print(sorted(a["direction"] for a in json.load(open(sys.argv[1])) if a["message_id"] == "int.1@example.com"))' "$MTA_TMP/acts.json")" = "['inbound', 'outbound']" ] &&
+	mta_ok "internal mail is saved as a sent and a received activity" || mta_not_ok "two activities"
 mta_check_log_clean "$MTA_TMP/crm-milter.log"
 mta_done
