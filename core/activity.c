@@ -402,9 +402,6 @@ walk_part(GMimeObject *parent, GMimeObject *part, gpointer data)
 
 	if (part == NULL || GMIME_IS_MULTIPART(part))
 		return;
-	/* inline parts (cid: targets, inline images) are never attachments */
-	if (message_part_is_inline(parent, part))
-		return;
 	ct = g_mime_object_get_content_type(part);
 	disp = g_mime_object_get_content_disposition(part);
 	is_att = disp != NULL && g_mime_content_disposition_is_attachment(disp);
@@ -419,11 +416,9 @@ walk_part(GMimeObject *parent, GMimeObject *part, gpointer data)
 			return;
 		}
 	}
-	/* further plain/html versions (alternatives, list footers) are body
-	 * text we do not keep, not attachments; text/calendar etc. are */
-	if (!is_att && filename == NULL && ct != NULL &&
-	    (g_mime_content_type_is_type(ct, "text", "plain") ||
-	    g_mime_content_type_is_type(ct, "text", "html")))
+	/* further text versions (alternatives, list footers, a calendar
+	 * body), signatures and inline parts are not attachments */
+	if (!message_part_is_attachment(parent, part))
 		return;
 	type = ct != NULL ? g_mime_content_type_get_mime_type(ct) : g_strdup("application/octet-stream");
 	lower = g_ascii_strdown(type, -1);

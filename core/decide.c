@@ -8,6 +8,7 @@
 #include "decide.h"
 #include "rules.h"
 #include "thread.h"
+#include "attach_policy.h"
 
 #define CATEGORY_MAX 256
 
@@ -398,7 +399,6 @@ decision_to_json(const crm_decision *d)
 char *
 decision_meta(const crm_config *cfg, const crm_decision *d)
 {
-	static const char *const policy[] = { "all", "none", "allowed" };
 	JsonBuilder *b = json_builder_new();
 	JsonNode *root;
 	char *text;
@@ -413,7 +413,7 @@ decision_meta(const crm_config *cfg, const crm_decision *d)
 	json_builder_end_object(b);
 	json_builder_set_member_name(b, "attachments");
 	json_builder_begin_object(b);
-	member_str(b, "policy", policy[d->rule != NULL ? d->rule->attachments : ATTACH_ALL]);
+	member_str(b, "policy", attach_policy_name(d->rule != NULL ? d->rule->attachments : ATTACH_ALL));
 	member_list(b, "types", d->rule != NULL ? d->rule->attachment_types : NULL);
 	json_builder_set_member_name(b, "max_size");
 	json_builder_add_int_value(b, d->rule != NULL ? d->rule->max_attachment_size : -1);

@@ -50,13 +50,18 @@ message_part_is_inline(GMimeObject *parent, GMimeObject *part)
 }
 
 /* Is a leaf an attachment (see message.h)? */
-static gboolean
-is_attachment(GMimeObject *parent, GMimeObject *part)
+gboolean
+message_part_is_attachment(GMimeObject *parent, GMimeObject *part)
 {
 	GMimeContentDisposition *d = g_mime_object_get_content_disposition(part);
 	GMimeContentType *ct = g_mime_object_get_content_type(part);
 
-	if (message_part_is_inline(parent, part))
+	if (GMIME_IS_MULTIPART(part) || message_part_is_inline(parent, part))
+		return FALSE;
+	/* signatures are part of signing, whatever their disposition says */
+	if (ct != NULL && (g_mime_content_type_is_type(ct, "application", "pkcs7-signature") ||
+	    g_mime_content_type_is_type(ct, "application", "x-pkcs7-signature") ||
+	    g_mime_content_type_is_type(ct, "application", "pgp-signature")))
 		return FALSE;
 	if (d != NULL && g_mime_content_disposition_is_attachment(d))
 		return TRUE;
@@ -64,10 +69,8 @@ is_attachment(GMimeObject *parent, GMimeObject *part)
 		return TRUE;
 	if (GMIME_IS_MESSAGE_PART(part))
 		return TRUE;
-	return ct != NULL && !g_mime_content_type_is_type(ct, "text", "*") &&
-	    !g_mime_content_type_is_type(ct, "multipart", "*") &&
-	    !g_mime_content_type_is_type(ct, "application", "pkcs7-signature") &&
-	    !g_mime_content_type_is_type(ct, "application", "pgp-signature");
+	/* unnamed text (bodies, alternatives, a calendar invitation's body) is not */
+	return ct != NULL && !g_mime_content_type_is_type(ct, "text", "*");
 }
 
 /* g_mime_message_foreach visitor: note the first attachment. */
@@ -76,7 +79,7 @@ find_attachment(GMimeObject *parent, GMimeObject *part, gpointer data)
 {
 	gboolean *found = data;
 
-	if (!*found && !GMIME_IS_MULTIPART(part) && is_attachment(parent, part))
+	if (!*found && message_part_is_attachment(parent, part))
 		*found = TRUE;
 }
 

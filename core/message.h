@@ -5,16 +5,19 @@
  * Parts are sorted into body text, inline parts and attachments:
  * an inline part is one with Content-Disposition inline that is an image or
  * has a Content-ID, or any part with a Content-ID inside multipart/related
- * (a cid: reference target); those are never attachments. An attachment is
- * any other leaf with Content-Disposition attachment or a filename, or a
- * non-text leaf (message/rfc822 counts as one attachment).
+ * (a cid: reference target); those are never attachments, and neither are
+ * signatures (S/MIME, PGP) nor unnamed text parts (bodies, alternatives, a
+ * calendar invitation's text/calendar). An attachment is any other leaf
+ * with Content-Disposition attachment or a filename, or a non-text leaf
+ * (message/rfc822 counts as one attachment).
  *
  * Ownership: message_parse returns a new crm_message (message_free,
  * NULL-safe, returns NULL); strings it returns are borrowed from it.
  *
  * Public: message_parse, message_free, message_header, message_headers,
  *         message_mime, message_size, message_has_attachments,
- *         message_part_is_inline, message_gmime_init.
+ *         message_part_is_inline, message_part_is_attachment,
+ *         message_gmime_init.
  */
 #ifndef CRM_MESSAGE_H
 #define CRM_MESSAGE_H
@@ -40,5 +43,8 @@ GPtrArray *message_headers(const crm_message *m, const char *name);
 gboolean message_has_attachments(const crm_message *m);
 /* Is this leaf (with its parent) an inline part (see above)? */
 gboolean message_part_is_inline(GMimeObject *parent, GMimeObject *part);
+/* Is this leaf an attachment (see above)? The one definition, shared with
+ * activity.c. */
+gboolean message_part_is_attachment(GMimeObject *parent, GMimeObject *part);
 
 #endif

@@ -12,15 +12,17 @@
 
 #include "ctl.h"
 #include "activity.h"
+#include "attach_policy.h"
 #include "decide.h"
 #include "lookups.h"
 #include "message.h"
 #include "json_out.h"
 #include "prog.h"
 
-/* Read and parse the whole message, as the milter does at end of message. */
+/* Read and parse the whole message, as the milter does at end of message;
+ * *raw keeps the bytes. */
 static crm_message *
-load_message(const char *path)
+load_message(const char *path, GBytes **raw)
 {
 	GError *e = NULL;
 	char *data = NULL;
@@ -36,9 +38,42 @@ load_message(const char *path)
 	if (m == NULL) {
 		fprintf(stderr, "crm-milterctl: %s: %s\n", path, e->message);
 		g_error_free(e);
+		g_free(data);
+		return NULL;
 	}
-	g_free(data);
+	*raw = g_bytes_new_take(data, len);
 	return m;
+}
+
+/* "attachments": {"kept": [...], "dropped": [...]} as the CRM would get
+ * them (the rule's policy and blocked_extensions), added to the JSON. */
+static void
+add_attachments(JsonNode *root, const crm_config *cfg, const crm_decision *d, GBytes *raw)
+{
+	activity *act = activity_parse(raw, direction_name(d->direction), NULL, 1, NULL);
+	JsonObject *att = json_object_new();
+	JsonArray *kept = json_array_new(), *dropped = json_array_new();
+
+	if (act != NULL) {
+		if (d->rule != NULL)
+			attach_policy_apply(d->rule->attachments, d->rule->attachment_types,
+			    d->rule->max_attachment_size, cfg->capture.blocked_extensions, act);
+		else
+			attach_policy_apply(ATTACH_ALL, NULL, -1, cfg->capture.blocked_extensions, act);
+		for (guint i = 0; i < act->attachments->len; i++) {
+			activity_attachment *a = g_ptr_array_index(act->attachments, i);
+			char *s = g_strdup_printf("%s (%s, %" G_GINT64_FORMAT " bytes)",
+			    a->filename ? a->filename : "(no name)", a->content_type, a->size);
+			json_array_add_string_element(kept, s);
+			g_free(s);
+		}
+		for (guint i = 0; i < act->dropped->len; i++)
+			json_array_add_string_element(dropped, g_ptr_array_index(act->dropped, i));
+	}
+	json_object_set_array_member(att, "kept", kept);
+	json_object_set_array_member(att, "dropped", dropped);
+	json_object_set_object_member(json_node_get_object(root), "attachments", att);
+	activity_free(act);
 }
 
 int
@@ -61,6 +96,8 @@ cmd_test(const char *config_path, int argc, char **argv)
 	GPtrArray *env_rcpts = g_ptr_array_new_with_free_func(g_free);
 	crm_config *cfg = NULL;
 	crm_message *msg = NULL;
+	GBytes *raw = NULL;
+	JsonNode *out;
 	crm_db *db = NULL;
 	decide_lookups lk;
 	lookup_ctx lc;
@@ -79,7 +116,7 @@ cmd_test(const char *config_path, int argc, char **argv)
 	}
 	if ((cfg = prog_load_config(config_path)) == NULL)
 		goto out;
-	if ((msg = load_message(argv[1])) == NULL)
+	if ((msg = load_message(argv[1], &raw)) == NULL)
 		goto out;
 	if (from == NULL) {
 		GPtrArray *f = activity_addresses(g_mime_message_get_from(message_mime(msg)));
@@ -115,11 +152,15 @@ cmd_test(const char *config_path, int argc, char **argv)
 		fprintf(stderr, "crm-milterctl: deciding without directory and correlation lookups\n");
 	lookups_init(&lk, &lc, db, "dry-run", g_get_real_time() / G_USEC_PER_SEC);
 	decision_make(cfg, &in, msg, &lk, &d);
-	json_out_print(decision_to_json(&d));
+	out = decision_to_json(&d);
+	add_attachments(out, cfg, &d, raw);
+	json_out_print(out);
 	decision_clear(&d);
 	rc = 0;
 out:
 	message_free(msg);
+	if (raw != NULL)
+		g_bytes_unref(raw);
 	db_close(db);
 	g_option_context_free(oc);
 	g_ptr_array_unref(env_rcpts);

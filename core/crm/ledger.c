@@ -13,6 +13,7 @@
 #include "connector.h"
 #include "../activity.h"
 #include "../ledger.h"
+#include "../attach_policy.h"
 
 /* The state is just the database handle (borrowed). */
 static void *
@@ -40,75 +41,38 @@ obj_member(JsonObject *obj, const char *name)
 	return (n != NULL && JSON_NODE_HOLDS_OBJECT(n)) ? json_node_get_object(n) : NULL;
 }
 
-/* Does a string member array of obj hold a value matching pred? */
-static gboolean
-array_any(JsonObject *obj, const char *name, gboolean (*pred)(const char *item, const activity_attachment *a),
-    const activity_attachment *a)
+/* A string array member of obj as a new GPtrArray (empty when absent). */
+static GPtrArray *
+strings_member(JsonObject *obj, const char *name)
 {
 	JsonNode *n = obj != NULL ? json_object_get_member(obj, name) : NULL;
-	JsonArray *arr;
+	GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
 
-	if (n == NULL || !JSON_NODE_HOLDS_ARRAY(n))
-		return FALSE;
-	arr = json_node_get_array(n);
-	for (guint i = 0; i < json_array_get_length(arr); i++) {
-		const char *item = json_array_get_string_element(arr, i);
-		if (item != NULL && pred(item, a))
-			return TRUE;
+	if (n != NULL && JSON_NODE_HOLDS_ARRAY(n)) {
+		JsonArray *arr = json_node_get_array(n);
+		for (guint i = 0; i < json_array_get_length(arr); i++) {
+			const char *item = json_array_get_string_element(arr, i);
+			if (item != NULL)
+				g_ptr_array_add(out, g_strdup(item));
+		}
 	}
-	return FALSE;
+	return out;
 }
 
-/* blocked_extensions: ".exe" against the file name. */
-static gboolean
-ext_matches(const char *ext, const activity_attachment *a)
-{
-	if (a->filename == NULL)
-		return FALSE;
-	return g_str_has_suffix(a->filename, ext) ||
-	    (strlen(a->filename) >= strlen(ext) &&
-	    g_ascii_strcasecmp(a->filename + strlen(a->filename) - strlen(ext), ext) == 0);
-}
-
-/* attachment_types: ".ext" or a MIME type glob. */
-static gboolean
-type_matches(const char *pattern, const activity_attachment *a)
-{
-	if (pattern[0] == '.')
-		return ext_matches(pattern, a);
-	return a->content_type != NULL && g_pattern_match_simple(pattern, a->content_type);
-}
-
-/* Apply the rule's attachment policy and the blocked extensions: move
- * what may not be kept to act->dropped, saying why. */
+/* The attachment policy the milter decided, applied to act. */
 static void
 apply_policy(activity *act, JsonObject *policy)
 {
-	const char *mode = str_member(policy, "policy");
+	crm_attach_policy mode = ATTACH_ALL;
 	JsonNode *n = policy != NULL ? json_object_get_member(policy, "max_size") : NULL;
-	gint64 max = n != NULL && JSON_NODE_HOLDS_VALUE(n) ? json_node_get_int(n) : -1;
-	guint i = 0;
+	GPtrArray *types = strings_member(policy, "types");
+	GPtrArray *blocked = strings_member(policy, "blocked_extensions");
 
-	while (i < act->attachments->len) {
-		activity_attachment *a = g_ptr_array_index(act->attachments, i);
-		const char *why = NULL;
-
-		if (g_strcmp0(mode, "none") == 0)
-			why = "attachments = none";
-		else if (array_any(policy, "blocked_extensions", ext_matches, a))
-			why = "blocked extension";
-		else if (g_strcmp0(mode, "allowed") == 0 && !array_any(policy, "types", type_matches, a))
-			why = "type not in attachment_types";
-		else if (max >= 0 && a->size > max)
-			why = "larger than max_attachment_size";
-		if (why == NULL) {
-			i++;
-			continue;
-		}
-		g_ptr_array_add(act->dropped, g_strdup_printf("%s (%s, %" G_GINT64_FORMAT " bytes): %s",
-		    a->filename ? a->filename : "(no name)", a->content_type, a->size, why));
-		g_ptr_array_remove_index(act->attachments, i);
-	}
+	(void)attach_policy_parse(str_member(policy, "policy"), &mode);
+	attach_policy_apply(mode, types, n != NULL && JSON_NODE_HOLDS_VALUE(n) ? json_node_get_int(n) : -1,
+	    blocked, act);
+	g_ptr_array_unref(types);
+	g_ptr_array_unref(blocked);
 }
 
 /* The job's metadata as an object (parser kept alive in *parser). */
