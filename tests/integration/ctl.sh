@@ -61,6 +61,46 @@ dry "local submission" 'd["direction"]=="outbound" and "local" in d["reason"]' -
 dry "reply from outside is inbound" 'd["direction"]=="inbound" and d["rule"]=="inbound"' --client 203.0.113.5 "$MTA_TMP/in.eml"
 dry "envelope options override the headers" 'd["direction"]=="inbound"' --client 203.0.113.5 --from x@spam.test --rcpt alice@example.com "$MTA_TMP/out.eml"
 dry "internal mail matches no rule" 'd["direction"]=="internal" and d["rule"] is None and d["actions"]["save"] is False' --auth alice "$MTA_TMP/int.eml"
+# the capture facts: control headers and the dropbox to remove, regarding,
+# participants with their directory records, attachments kept and dropped
+cp "$CONF" "$MTA_TMP/cap.conf"
+printf 'capture { dropbox = "crm@example.com" }\n' >>"$MTA_TMP/cap.conf"
+printf 'address,type,id,name,no_follow\nbob@customer.test,contact,C-1,Bob,no\n' >"$MTA_TMP/d.csv"
+"$CTL" -c "$MTA_TMP/cap.conf" directory import "$MTA_TMP/d.csv" >/dev/null 2>&1
+cp "$top_srcdir/tests/data/mail/outbound/11-executable.eml" "$MTA_TMP/exe.eml" 2>/dev/null
+{
+	printf 'From: <alice@example.com>\r\nTo: <bob@customer.test>\r\nSubject: Files\r\n'
+	printf 'Message-ID: <files.1@example.com>\r\nX-CRM-Regarding: account:ACC-9\r\nX-CRM-Category: Legal\r\n'
+	printf 'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n'
+	printf -- '--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n'
+	printf -- '--b\r\nContent-Type: application/pdf; name="terms.pdf"\r\nContent-Disposition: attachment; filename="terms.pdf"\r\n\r\n%%PDF-1.4\r\n'
+	printf -- '--b\r\nContent-Type: application/octet-stream; name="setup.exe"\r\nContent-Disposition: attachment; filename="setup.exe"\r\n\r\nMZ\r\n'
+	printf -- '--b--\r\n'
+} >"$MTA_TMP/files.eml"
+dry_cap() {
+	local desc=$1 expr=$2 out
+	shift 2
+	if out=$("$CTL" -c "$MTA_TMP/cap.conf" test "$@" 2>&1) &&
+		printf '%s' "$out" | sed -n '/^{/,$p' | python3 -c "import json,sys; d=json.load(sys.stdin); sys.exit(0 if ($expr) else 1)"; then
+		mta_ok "test: $desc"
+	else
+		mta_not_ok "test: $desc" "$out"
+	fi
+}
+dry_cap "control headers set regarding and category and are listed for removal" \
+	'd["actions"]["regarding"]=="account:ACC-9" and d["actions"]["category"]=="Legal" and sorted(d["edits"]["remove_headers"])==["X-CRM-Category","X-CRM-Regarding"]' \
+	--auth alice "$MTA_TMP/files.eml"
+dry_cap "the dropbox recipient is to be removed and is no participant" \
+	'd["dropbox"] and d["edits"]["remove_recipients"]==["crm+deal-D-5@example.com"] and all(p["address"]!="crm+deal-d-5@example.com" for p in d["participants"])' \
+	--auth alice --rcpt bob@customer.test --rcpt crm+deal-D-5@example.com "$MTA_TMP/files.eml"
+dry_cap "participants show their directory records" \
+	'[p["directory"] for p in d["participants"] if p["address"]=="bob@customer.test"]==[["contact"]]' \
+	--auth alice "$MTA_TMP/files.eml"
+dry_cap "attachments kept and dropped (executables blocked)" \
+	'any("terms.pdf" in k for k in d["attachments"]["kept"]) and any("setup.exe" in x and "blocked" in x for x in d["attachments"]["dropped"])' \
+	--auth alice "$MTA_TMP/files.eml"
+dry_cap "an inbound reply shows no correlation when nothing is tracked" \
+	'd["correlation"]["method"] is None' --client 203.0.113.5 "$MTA_TMP/in.eml"
 out=$("$CTL" -c "$CONF" test "$MTA_TMP/nope.eml" 2>&1); rc=$?
 [ "$rc" != 0 ] && mta_ok "test: a missing file fails" || mta_not_ok "test: missing file" "$out"
 
