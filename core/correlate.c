@@ -109,8 +109,10 @@ correlate_facts(const crm_config *cfg, const crm_message *msg, correlate_fact *f
 	f->message_id = idem_msgid_normalize(message_header(msg, "Message-ID"));
 	f->thread_conv = thread_index_conversation(message_header(msg, "Thread-Index"));
 	if (subject != NULL) {
-		f->subject_norm = thread_subject_normalize(subject, cfg->capture.subject_tag,
-		    cfg->capture.subject_token_prefix);
+		/* only smart matching reads it: spare the work otherwise */
+		if (cfg->capture.smart_matching)
+			f->subject_norm = thread_subject_normalize(subject, cfg->capture.subject_tag,
+			    cfg->capture.subject_token_prefix);
 		if (cfg->capture.subject_token)
 			(void)thread_token_find(subject, cfg->capture.subject_token_prefix,
 			    cfg->capture.subject_token_digits, &f->token);

@@ -30,7 +30,9 @@
 typedef struct correlate_fact {
 	char *message_id;     /* normalised, or NULL */
 	char *thread_conv;    /* Thread-Index conversation hex, or NULL */
-	char *subject_norm;   /* normalised subject, or NULL */
+	char *subject_norm;   /* normalised subject, or NULL (computed only with
+	                         capture { smart_matching = yes }: mail saved
+	                         while it is off is not smart-matched later) */
 	guint64 token;        /* subject token number, 0: none */
 } correlate_fact;
 

@@ -106,12 +106,24 @@ default_profile(const crm_config *cfg)
 	return cfg->profiles->len > 0 ? ((crm_profile *)g_ptr_array_index(cfg->profiles, 0))->name : NULL;
 }
 
+/* Does any rule read the directory (sender_known / recipient_known)? */
+static gboolean
+rules_read_directory(const crm_config *cfg)
+{
+	for (guint i = 0; cfg->rules != NULL && i < cfg->rules->len; i++) {
+		const crm_rule *r = g_ptr_array_index(cfg->rules, i);
+		if (r->sender_known != 0 || r->recipient_known != 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
 /* Fill d for one message. */
 void
 decision_make(const crm_config *cfg, const classify_input *in,
     const crm_message *msg, const decide_lookups *lk, crm_decision *d)
 {
-	gboolean trusted, tagged = FALSE, never = FALSE;
+	gboolean trusted, tagged = FALSE, never = FALSE, want_known;
 	crm_regarding *plus_reg = NULL;
 	crm_tri track_ctl = TRI_UNSET;
 	guint rcpt_known = 0;
@@ -141,9 +153,10 @@ decision_make(const crm_config *cfg, const classify_input *in,
 		}
 		g_ptr_array_add(d->participants, g_ascii_strdown(in->rcpts[i], -1));
 	}
+	want_known = lk != NULL && lk->known != NULL && (lk->all_known || rules_read_directory(cfg));
 	for (guint i = 0; i < d->participants->len; i++) {
 		const char *a = g_ptr_array_index(d->participants, i);
-		guint k = (lk != NULL && lk->known != NULL) ? lk->known(lk->data, a) : 0;
+		guint k = want_known ? lk->known(lk->data, a) : 0;
 		g_ptr_array_add(d->known, GUINT_TO_POINTER(k));
 		if (i > 0 || in->mail_from == NULL || *in->mail_from == '\0')
 			rcpt_known |= k;

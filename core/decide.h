@@ -51,6 +51,9 @@ typedef struct decide_lookups {
 	 * string), or NULL when it is not tracked. */
 	char *(*tracked)(void *data, const char *message_id);
 	void *data;
+	/* look up every participant's directory records, even when no rule
+	 * reads them (the dry run shows them; the milter skips the work) */
+	gboolean all_known;
 } decide_lookups;
 
 typedef struct crm_decision {

@@ -97,5 +97,6 @@ lookups_init(decide_lookups *lk, lookup_ctx *lc, crm_db *db, const char *qid, gi
 	lk->known = known;
 	lk->correlate = correlate;
 	lk->tracked = tracked;
+	lk->all_known = FALSE;
 	lk->data = lc;
 }

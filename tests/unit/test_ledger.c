@@ -190,7 +190,7 @@ static const parse_case parse_cases[] = {
 		.text_body = "Привет\n", .html_body = NULL, .attachments = "",
 	},
 	{
-		.label = "later plain/html parts are neither body nor attachment; calendar is",
+		.label = "later text parts (plain, html, an unnamed calendar) are neither body nor attachment",
 		.raw = "From: alice@example.com\r\n"
 		    "Content-Type: multipart/mixed; boundary=\"m\"\r\n"
 		    "\r\n"
@@ -220,7 +220,7 @@ static const parse_case parse_cases[] = {
 		.from = ANY, .from_addr = "alice@example.com", .to = "", .cc = "", .bcc = "",
 		.subject = NULL, .date = 0, .message_id = NULL, .in_reply_to = NULL,
 		.text_body = "first", .html_body = "<p>first html</p>",
-		.attachments = "|text/calendar|15",
+		.attachments = "",   /* an unnamed text part (calendar body) is no attachment */
 	},
 	{
 		.label = "body capped on a UTF-8 boundary",
