@@ -52,8 +52,11 @@ is_dropbox(const char *dropbox, const char *rcpt, crm_regarding **reg)
 		char *dash = strchr(tag, '-');
 		hit = TRUE;
 		if (dash != NULL) {
+			char *type;
 			*dash = '\0';
-			*reg = config_regarding_new(tag, dash + 1, NULL);
+			type = g_ascii_strdown(tag, -1);   /* local parts keep no case */
+			*reg = config_regarding_new(type, dash + 1, NULL);
+			g_free(type);
 		}
 		g_free(tag);
 	}
@@ -201,8 +204,9 @@ decision_make(const crm_config *cfg, const classify_input *in,
 	memset(&ri, 0, sizeof(ri));
 	ri.direction = d->direction;
 	ri.mail_from = in->mail_from;
-	ri.rcpts = in->rcpts;
-	ri.nrcpts = in->nrcpts;
+	/* the dropbox is not a recipient for the rules' to = {...} */
+	ri.rcpts = (const char *const *)d->participants->pdata + (in->mail_from && *in->mail_from ? 1 : 0);
+	ri.nrcpts = d->participants->len - (in->mail_from && *in->mail_from ? 1 : 0);
 	ri.auth_user = in->auth_user;
 	ri.msg = msg;
 	ri.size = msg != NULL ? message_size(msg) : 0;

@@ -25,23 +25,31 @@
  *     ("a@example.com" or "Name <a@example.com>"), with an @ that has text
  *     on both sides; type: contact, lead, account or user (any case); id:
  *     not empty; name: a run of blanks holding a line break or tab becomes
- *     one space; no_follow: yes,
- *     no, true, false, 1, 0 or empty (= no), any case.
+ *     one space; no_follow: yes, no, true, false, 1, 0 or empty (= no), any
+ *     case. A row short of fields has them empty; a missing name or
+ *     no_follow column means no name and no.
  *   - a row that breaks any of these is skipped and reported, with the line
- *     it starts on, in st->errors; the good rows are still imported. That
- *     is not a failure: the caller looks at st->bad.
+ *     it starts on (lines are counted at LF), in st->errors; the good rows
+ *     are still imported. That is not a failure: the caller looks at
+ *     st->bad.
  *   - the import fails as a whole (FALSE, nothing written) when the file
  *     cannot be read, is larger than DIRECTORY_CSV_MAX_BYTES, has no header
- *     or a bad one, or breaks CSV quoting (a quote inside an unquoted field,
- *     text after a closing quote, a quote never closed); those errors carry
- *     a line too and are also appended to st->errors.
+ *     or a bad one, breaks CSV quoting (a quote inside an unquoted field,
+ *     text after a closing quote, a quote never closed) or has a record
+ *     longer than DIRECTORY_CSV_MAX_RECORD (libcsv holds a field in memory,
+ *     and a longer record is most likely a quote never closed). Those
+ *     errors (err is DIRECTORY_ERROR_FORMAT) are appended to st->errors with
+ *     their line, after the row errors found before them.
  *   - every good row is written in ONE transaction after the whole file has
- *     been parsed (so the write lock is held only for the writes); a row
- *     repeated in the file counts once as added, then as updated.
- *   Limits (bytes): file DIRECTORY_CSV_MAX_BYTES, address field (as
- *   written, and once normalised) DIRECTORY_MAX_ADDRESS, id DIRECTORY_MAX_ID, name
- *   DIRECTORY_MAX_NAME, DIRECTORY_CSV_MAX_COLUMNS fields per record; at most
- *   DIRECTORY_CSV_MAX_ERRORS messages are kept (st->bad counts them all).
+ *     been parsed (so the write lock is held only for the writes). A row
+ *     whose (address, type, id) is known replaces its name and no_follow
+ *     (as directory_upsert); a row repeated in the file counts once as
+ *     added, then as updated.
+ *   Limits, in bytes: the file DIRECTORY_CSV_MAX_BYTES; one record
+ *   DIRECTORY_CSV_MAX_RECORD; the address field as written, and once
+ *   normalised, DIRECTORY_MAX_ADDRESS; id DIRECTORY_MAX_ID; name
+ *   DIRECTORY_MAX_NAME. At most DIRECTORY_CSV_MAX_COLUMNS fields per record
+ *   and DIRECTORY_CSV_MAX_ERRORS row errors kept (st->bad counts them all).
  *
  * Time ("now", unix seconds) is passed in. directory_upsert is one
  * statement (so it may run inside a caller's transaction); an import
@@ -89,6 +97,7 @@ typedef enum {
 #define DIRECTORY_MAX_ADDRESS     320
 #define DIRECTORY_MAX_ID          256
 #define DIRECTORY_MAX_NAME        512
+#define DIRECTORY_CSV_MAX_RECORD  (64 * 1024)
 #define DIRECTORY_CSV_MAX_COLUMNS 64
 #define DIRECTORY_CSV_MAX_ERRORS  100
 

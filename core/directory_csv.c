@@ -40,6 +40,7 @@ static const char bom[3] = { '\xef', '\xbb', '\xbf' };
 typedef struct import_ctx {
 	guint line;               /* the line being handed to libcsv */
 	guint rec_line;           /* the line the open record started on */
+	gsize rec_bytes;          /* bytes handed over since it started */
 	gboolean in_record;
 	GPtrArray *fields;        /* char *, the open record's first fields */
 	guint nfields;            /* its fields, also those not kept */
@@ -354,6 +355,7 @@ on_row(int c, void *data)
 			read_row(x);
 	}
 	g_ptr_array_set_size(x->fields, 0);
+	x->rec_bytes = 0;
 	x->nfields = 0;
 	x->nul = FALSE;
 	x->in_record = FALSE;
@@ -384,6 +386,15 @@ feed(import_ctx *x, struct csv_parser *p, const char *buf, gsize len)
 		if (!x->in_record && !blank(buf + i, n)) {
 			x->in_record = TRUE;
 			x->rec_line = x->line;
+			x->rec_bytes = 0;
+		}
+		if (x->in_record)
+			x->rec_bytes += n;
+		/* libcsv holds a whole field in memory: bound the record */
+		if (x->rec_bytes > DIRECTORY_CSV_MAX_RECORD) {
+			set_fatal(x, DIRECTORY_ERROR_FORMAT, x->rec_line, "a record longer than %d bytes "
+			    "(a quote never closed?)", DIRECTORY_CSV_MAX_RECORD);
+			break;
 		}
 		if (csv_parse(p, buf + i, n, on_field, on_row, x) != n) {
 			if (csv_error(p) == CSV_EPARSE)
@@ -523,6 +534,7 @@ directory_import_fd(crm_db *db, int fd, gint64 now, directory_import_stats *st, 
 		g_set_error(err, DIRECTORY_ERROR, DIRECTORY_ERROR_IO, "cannot set up the CSV parser");
 		return FALSE;
 	}
+	csv_set_blk_size(&p, 4096);
 	x.fields = g_ptr_array_new_with_free_func(g_free);
 	x.entries = g_ptr_array_new_with_free_func(entry_free_notify);
 	if (!parse_fd(&x, &p, fd, err))

@@ -130,8 +130,10 @@ rule_holds(const crm_rule *r, const rule_input *in)
 	if (!known_matches(r->sender_known, in->sender_known) ||
 	    !known_matches(r->recipient_known, in->recipient_known))
 		return FALSE;
+	/* without the message neither has_attachments = yes nor = no holds */
 	if (!tri_holds(r->reply_to_tracked, in->reply_to_tracked) ||
 	    !tri_holds(r->dropbox, in->dropbox) ||
+	    (r->has_attachments != TRI_UNSET && in->msg == NULL) ||
 	    !tri_holds(r->has_attachments, in->msg != NULL && message_has_attachments(in->msg)))
 		return FALSE;
 	if (r->min_size >= 0 && (gint64)in->size < r->min_size)

@@ -26,6 +26,20 @@
 #define C10 ",,,,,,,,,,"
 /* a literal with its exact length (it may hold NUL bytes) */
 #define LIT(s) .csv = s, .len = sizeof(s) - 1
+#define X4K X512 X512 X512 X512 X512 X512 X512 X512
+#define X32K X4K X4K X4K X4K X4K X4K X4K X4K
+/* pads "a@example.com,contact,C1,\"PAD\"\n" (28 bytes + pad) to 64 KiB */
+#define X_PAD X32K X4K X4K X4K X4K X4K X4K X4K X2K X1K X512 X256 X128 X64 X32 "xxxx"
+#define X2K X512 X512 X512 X512
+#define X1K X512 X512
+#define X128 X64 X64
+#define X32 X16 X16
+/* 70 KiB of lines "b@example.com,contact,C2\n" (25 bytes) */
+#define L1 "b@example.com,contact,C2\n"
+#define L10 L1 L1 L1 L1 L1 L1 L1 L1 L1 L1
+#define L100 L10 L10 L10 L10 L10 L10 L10 L10 L10 L10
+#define X_LINES L100 L100 L100 L100 L100 L100 L100 L100 L100 L100 L100 L100 L100 L100 L100 L100 \
+	L100 L100 L100 L100 L100 L100 L100 L100 L100 L100 L100 L100
 
 typedef struct csv_case {
 	const char *label;
@@ -182,6 +196,15 @@ static const csv_case csv_cases[] = {
 	  LIT("address,type,id\nx,contact,C1\n\"a@example.com\"x,contact,C2\n"),
 	  .code = DIRECTORY_ERROR_FORMAT, .rows = 1, .bad = 1,
 	  .errors = "2:not one email address|3:bad CSV quoting", .dump = "" },
+	{ .label = "a record of 64 KiB",
+	  LIT("address,type,id,pad\na@example.com,contact,C1,\"" X_PAD "\"\n"),
+	  .ok = TRUE, .rows = 1, .added = 1, .errors = "", .dump = "a@example.com|contact|C1|-|0|1000" },
+	{ .label = "a record over 64 KiB",
+	  LIT("address,type,id,pad\na@example.com,contact,C1\nb@example.com,contact,C2,\"" X_PAD "x\"\n"),
+	  .code = DIRECTORY_ERROR_FORMAT, .rows = 1, .errors = "3:a record longer than 65536 bytes", .dump = "" },
+	{ .label = "a quote never closed, long before the end",
+	  LIT("address,type,id,name\na@example.com,contact,C1,\"Alice\n" X_LINES),
+	  .code = DIRECTORY_ERROR_FORMAT, .errors = "2:a record longer than 65536 bytes", .dump = "" },
 	{ .label = "a quote never closed",
 	  LIT("address,type,id,name\na@example.com,contact,C1,\"Alice\nb@example.com,contact,C2,Bob\n"),
 	  .code = DIRECTORY_ERROR_FORMAT, .errors = "2:never closed", .dump = "" },
@@ -283,17 +306,18 @@ test_csv(void **state)
 	}
 }
 
-/* header + one row whose extra column pads the file to exactly size bytes */
+/* A header, one row, then one blank line (skipped between records, and
+ * never buffered) that pads the file to exactly size bytes. */
 static GString *
 padded_csv(gsize size)
 {
-	static const char head[] = "address,type,id,pad\nalice@example.com,contact,C1,\"";
+	static const char head[] = "address,type,id\nalice@example.com,contact,C1\n";
 	GString *s = g_string_sized_new(size);
 
 	g_string_append(s, head);
-	while (s->len < size - 2)
-		g_string_append_c(s, 'x');
-	g_string_append(s, "\"\n");
+	g_string_set_size(s, size);
+	memset(s->str + sizeof(head) - 1, ' ', size - sizeof(head));
+	s->str[size - 1] = '\n';
 	assert_int_equal(s->len, size);
 	return s;
 }
