@@ -124,13 +124,14 @@ address_key(const char *address)
 	return key;
 }
 
-/* TRUE when key has an @ with text on both sides and fits the limits. */
+/* TRUE when key has an @ with text on both sides, no blanks, <, > or
+ * commas (so no display name or list slipped through), and fits. */
 static gboolean
 plausible_address(const char *key)
 {
 	const char *at = key != NULL ? strrchr(key, '@') : NULL;
 
-	return at != NULL && at != key && at[1] != '\0' &&
+	return at != NULL && at != key && at[1] != '\0' && strpbrk(key, " <>,") == NULL &&
 	    strlen(key) <= DIRECTORY_MAX_ADDRESS && !has_control(key);
 }
 

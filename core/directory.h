@@ -124,15 +124,16 @@ typedef struct directory_import_stats {
 	                         * DIRECTORY_CSV_MAX_ERRORS (+1 fatal) */
 } directory_import_stats;
 
+/* Free e and its strings; NULL-safe, returns NULL. */
 directory_entry *directory_entry_free(directory_entry *e);
 /* "contact", "lead", "account", "user" (or "?"). */
 const char *dir_record_type_name(dir_record_type t);
 /* Case-insensitive; FALSE for anything else. */
 gboolean dir_record_type_parse(const char *name, dir_record_type *t);
 
-/* The lower-cased address of text when it is exactly one mailbox with an
- * @ between non-empty parts, at most DIRECTORY_MAX_ADDRESS bytes; else
- * NULL. New string. */
+/* The lower-cased address of text when it is exactly one mailbox whose
+ * address has an @ between non-empty parts, no blanks, <, > or commas,
+ * and at most DIRECTORY_MAX_ADDRESS bytes; else NULL. New string. */
 char *directory_normalize_address(const char *text);
 
 /* The best match for address (see the order above); NULL with err unset
@@ -143,7 +144,10 @@ directory_entry *directory_lookup(crm_db *db, const char *address, GError **err)
 GPtrArray *directory_lookup_all(crm_db *db, const char *address, GError **err);
 /* Insert e, or when (address, type, record_id) exists replace its name and
  * no_follow and keep its added_at (e->added_at is ignored: now is used for
- * a new record). FALSE with err (DIRECTORY_ERROR_INVALID for a bad entry). */
+ * a new record). e->address is a bare address (it is trimmed, one pair of
+ * <> removed and lower-cased; it must pass the checks of
+ * directory_normalize_address). FALSE with err (DIRECTORY_ERROR_INVALID
+ * for a bad entry). */
 gboolean directory_upsert(crm_db *db, const directory_entry *e, gint64 now, GError **err);
 /* Up to limit entries (limit <= 0: all) ordered by address, then best
  * match first; type_filter is a type name or NULL for all. NULL with err
@@ -154,8 +158,9 @@ GPtrArray *directory_list(crm_db *db, const char *type_filter, int limit, GError
  * err and check it. */
 gboolean directory_any_no_follow(crm_db *db, const char *const *addrs, gsize n, GError **err);
 
-/* Import the CSV file at path (see above). st is filled in (cleared
- * first); clear it with directory_import_stats_clear. */
+/* Import the CSV file at path (see above). st is overwritten (pass a
+ * zeroed or cleared one), also on failure; clear it with
+ * directory_import_stats_clear. */
 gboolean directory_import_csv(crm_db *db, const char *path, gint64 now,
     directory_import_stats *st, GError **err);
 /* The same from an open descriptor (not closed here), e.g. a file opened
