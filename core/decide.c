@@ -9,6 +9,7 @@
 #include "rules.h"
 #include "thread.h"
 #include "attach_policy.h"
+#include "jsonb.h"
 
 #define CATEGORY_MAX 256
 
@@ -274,36 +275,14 @@ decision_clear(crm_decision *d)
 	memset(d, 0, sizeof(*d));
 }
 
-/* "name": "value" or null. */
-static void
-member_str(JsonBuilder *b, const char *name, const char *value)
-{
-	json_builder_set_member_name(b, name);
-	if (value != NULL)
-		json_builder_add_string_value(b, value);
-	else
-		json_builder_add_null_value(b);
-}
-
 /* "name": "type:id" or null. */
 static void
 member_regarding(JsonBuilder *b, const char *name, const crm_regarding *r)
 {
 	char *s = r != NULL ? g_strdup_printf("%s:%s", r->type, r->id) : NULL;
 
-	member_str(b, name, s);
+	jsonb_str(b, name, s);
 	g_free(s);
-}
-
-/* "name": [strings]. */
-static void
-member_list(JsonBuilder *b, const char *name, const GPtrArray *list)
-{
-	json_builder_set_member_name(b, name);
-	json_builder_begin_array(b);
-	for (guint i = 0; list != NULL && i < list->len; i++)
-		json_builder_add_string_value(b, g_ptr_array_index(list, i));
-	json_builder_end_array(b);
 }
 
 /* The record types in KNOWN_* bits, as JSON strings. */
@@ -328,18 +307,18 @@ void
 decision_bounce_json(JsonBuilder *b, const crm_decision *d)
 {
 	json_builder_begin_object(b);
-	member_str(b, "kind", "bounced");
-	member_str(b, "message_id", d->bounce->original_message_id);
-	member_str(b, "profile", d->bounce_profile);
+	jsonb_str(b, "kind", "bounced");
+	jsonb_str(b, "message_id", d->bounce->original_message_id);
+	jsonb_str(b, "profile", d->bounce_profile);
 	json_builder_set_member_name(b, "recipients");
 	json_builder_begin_array(b);
 	for (guint i = 0; i < d->bounce->recipients->len; i++) {
 		const dsn_recipient *r = g_ptr_array_index(d->bounce->recipients, i);
 		json_builder_begin_object(b);
-		member_str(b, "recipient", r->recipient);
-		member_str(b, "action", r->action);
-		member_str(b, "status", r->status);
-		member_str(b, "diagnostic", r->diagnostic);
+		jsonb_str(b, "recipient", r->recipient);
+		jsonb_str(b, "action", r->action);
+		jsonb_str(b, "status", r->status);
+		jsonb_str(b, "diagnostic", r->diagnostic);
 		json_builder_set_member_name(b, "failed");
 		json_builder_add_boolean_value(b, dsn_is_failure(r));
 		json_builder_end_object(b);
@@ -356,9 +335,9 @@ decision_to_json(const crm_decision *d)
 	JsonNode *root;
 
 	json_builder_begin_object(b);
-	member_str(b, "direction", direction_name(d->direction));
-	member_str(b, "reason", d->reason);
-	member_str(b, "rule", d->rule != NULL ? d->rule->name : NULL);
+	jsonb_str(b, "direction", direction_name(d->direction));
+	jsonb_str(b, "reason", d->reason);
+	jsonb_str(b, "rule", d->rule != NULL ? d->rule->name : NULL);
 	json_builder_set_member_name(b, "actions");
 	json_builder_begin_object(b);
 	json_builder_set_member_name(b, "save");
@@ -374,20 +353,20 @@ decision_to_json(const crm_decision *d)
 		json_builder_add_string_value(b, "clicks");
 	json_builder_end_array(b);
 	member_regarding(b, "regarding", d->regarding);
-	member_str(b, "category", d->category);
-	member_str(b, "not_saved_because", d->why_not);
+	jsonb_str(b, "category", d->category);
+	jsonb_str(b, "not_saved_because", d->why_not);
 	json_builder_end_object(b);
 	json_builder_set_member_name(b, "correlation");
 	json_builder_begin_object(b);
-	member_str(b, "method", d->corr.method);
-	member_str(b, "message_id", d->corr.message_id);
+	jsonb_str(b, "method", d->corr.method);
+	jsonb_str(b, "message_id", d->corr.message_id);
 	member_regarding(b, "regarding", d->corr.regarding);
 	json_builder_end_object(b);
 	json_builder_set_member_name(b, "participants");
 	json_builder_begin_array(b);
 	for (guint i = 0; i < d->participants->len; i++) {
 		json_builder_begin_object(b);
-		member_str(b, "address", g_ptr_array_index(d->participants, i));
+		jsonb_str(b, "address", g_ptr_array_index(d->participants, i));
 		json_builder_set_member_name(b, "directory");
 		add_known(b, GPOINTER_TO_UINT(g_ptr_array_index(d->known, i)));
 		json_builder_end_object(b);
@@ -395,9 +374,9 @@ decision_to_json(const crm_decision *d)
 	json_builder_end_array(b);
 	json_builder_set_member_name(b, "edits");
 	json_builder_begin_object(b);
-	member_list(b, "remove_headers", d->remove_headers);
-	member_list(b, "remove_recipients", d->remove_rcpts);
-	member_str(b, "subject", d->new_subject);
+	jsonb_list(b, "remove_headers", d->remove_headers);
+	jsonb_list(b, "remove_recipients", d->remove_rcpts);
+	jsonb_str(b, "subject", d->new_subject);
 	json_builder_end_object(b);
 	json_builder_set_member_name(b, "dropbox");
 	json_builder_add_boolean_value(b, d->dropbox);
@@ -422,26 +401,26 @@ decision_meta(const crm_config *cfg, const crm_decision *d)
 
 	json_builder_begin_object(b);
 	member_regarding(b, "regarding", d->regarding);
-	member_str(b, "category", d->category);
+	jsonb_str(b, "category", d->category);
 	json_builder_set_member_name(b, "correlation");
 	json_builder_begin_object(b);
-	member_str(b, "method", d->corr.method);
-	member_str(b, "message_id", d->corr.message_id);
+	jsonb_str(b, "method", d->corr.method);
+	jsonb_str(b, "message_id", d->corr.message_id);
 	json_builder_end_object(b);
 	json_builder_set_member_name(b, "attachments");
 	json_builder_begin_object(b);
-	member_str(b, "policy", attach_policy_name(d->rule != NULL ? d->rule->attachments : ATTACH_ALL));
-	member_list(b, "types", d->rule != NULL ? d->rule->attachment_types : NULL);
+	jsonb_str(b, "policy", attach_policy_name(d->rule != NULL ? d->rule->attachments : ATTACH_ALL));
+	jsonb_list(b, "types", d->rule != NULL ? d->rule->attachment_types : NULL);
 	json_builder_set_member_name(b, "max_size");
 	json_builder_add_int_value(b, d->rule != NULL ? d->rule->max_attachment_size : -1);
-	member_list(b, "blocked_extensions", cfg->capture.blocked_extensions);
+	jsonb_list(b, "blocked_extensions", cfg->capture.blocked_extensions);
 	json_builder_end_object(b);
 	json_builder_set_member_name(b, "follow_up");
 	json_builder_begin_array(b);
 	for (guint i = 0; d->rule != NULL && i < d->rule->follow_up->len; i++) {
 		const crm_follow_up *f = g_ptr_array_index(d->rule->follow_up, i);
 		json_builder_begin_object(b);
-		member_str(b, "kind", follow_up_kind_name(f->kind));
+		jsonb_str(b, "kind", follow_up_kind_name(f->kind));
 		json_builder_set_member_name(b, "seconds");
 		json_builder_add_int_value(b, f->seconds);
 		json_builder_end_object(b);

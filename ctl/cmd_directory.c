@@ -32,21 +32,6 @@
 #define USAGE "usage: crm-milterctl [-c FILE] directory import FILE.csv | list [--type T] [--limit N] " \
 	"| lookup ADDRESS [--json]\n"
 
-/* A unix time as local "YYYY-MM-DD HH:MM:SS", or "-". */
-static char *
-when(gint64 t)
-{
-	GDateTime *dt;
-	char *s;
-
-	if (t <= 0)
-		return g_strdup("-");
-	dt = g_date_time_new_from_unix_local(t);
-	s = g_date_time_format(dt, "%Y-%m-%d %H:%M:%S");
-	g_date_time_unref(dt);
-	return s;
-}
-
 /* One entry as a JSON object. */
 static void
 json_entry(JsonBuilder *b, const directory_entry *e)
@@ -90,7 +75,7 @@ print_entries(GPtrArray *entries, gboolean json)
 	printf("%-32s %-7s %-20s %-9s %-19s %s\n", "ADDRESS", "TYPE", "ID", "NO-FOLLOW", "ADDED", "NAME");
 	for (i = 0; i < entries->len; i++) {
 		directory_entry *e = g_ptr_array_index(entries, i);
-		char *added = when(e->added_at);
+		char *added = json_out_time(e->added_at);
 
 		printf("%-32s %-7s %-20s %-9s %-19s %s\n", e->address, dir_record_type_name(e->type),
 		    e->record_id, e->no_follow ? "yes" : "-", added, e->name != NULL ? e->name : "");

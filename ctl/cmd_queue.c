@@ -13,21 +13,6 @@
 #include "prog.h"
 #include "spool.h"
 
-/* A unix time as local "YYYY-MM-DD HH:MM:SS", or "-". */
-static char *
-when(gint64 t)
-{
-	GDateTime *dt;
-	char *s;
-
-	if (t <= 0)
-		return g_strdup("-");
-	dt = g_date_time_new_from_unix_local(t);
-	s = g_date_time_format(dt, "%Y-%m-%d %H:%M:%S");
-	g_date_time_unref(dt);
-	return s;
-}
-
 /* Parse a job id argument. */
 static gboolean
 parse_id(const char *s, gint64 *id)
@@ -68,7 +53,7 @@ queue_list(crm_db *db, int state, gboolean json)
 		    "ID", "STATE", "KIND", "CRM", "QUEUE-ID", "TRY", "NEXT", "LAST-ERROR");
 		for (i = 0; i < jobs->len; i++) {
 			spool_job *j = g_ptr_array_index(jobs, i);
-			char *next = when(j->state == JOB_LEASED ? j->lease_until : j->not_before);
+			char *next = json_out_time(j->state == JOB_LEASED ? j->lease_until : j->not_before);
 			printf("%-6" G_GINT64_FORMAT " %-8s %-7s %-10s %-12s %-3d %-19s %s\n",
 			    j->id, job_state_name(j->state), job_kind_name(j->kind),
 			    j->profile ? j->profile : "-", j->queue_id ? j->queue_id : "-",

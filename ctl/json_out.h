@@ -2,7 +2,7 @@
  * json_out.h - printing JSON from crm-milterctl (json-glib does the
  * encoding; nothing here writes JSON by hand).
  *
- * Public: json_out_print, json_out_job, json_out_activity.
+ * Public: json_out_print, json_out_job, json_out_activity, json_out_time.
  */
 #ifndef CRM_JSON_OUT_H
 #define CRM_JSON_OUT_H
@@ -16,5 +16,7 @@ void json_out_print(JsonNode *node);
 /* Add one job / one ledger row as an object to b. */
 void json_out_job(JsonBuilder *b, const spool_job *job);
 void json_out_activity(JsonBuilder *b, const ledger_row *row);
+/* A unix time for tables: local "YYYY-MM-DD HH:MM:SS", or "-" (g_free). */
+char *json_out_time(gint64 t);
 
 #endif
