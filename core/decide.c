@@ -172,8 +172,10 @@ decision_make(const crm_config *cfg, const classify_input *in,
 
 	/* sender controls */
 	control_headers(msg, trusted, d, &track_ctl);
-	if (d->regarding == NULL && trusted)
-		d->regarding = plus_reg, plus_reg = NULL;
+	if (d->regarding == NULL && trusted) {
+		d->regarding = plus_reg;    /* the dropbox's plus form */
+		plus_reg = NULL;
+	}
 	config_regarding_free(plus_reg);
 	if (trusted && msg != NULL && cfg->capture.subject_tag != NULL) {
 		const char *subject = g_mime_message_get_subject(message_mime(msg));
