@@ -37,12 +37,13 @@ M=$MTA_TMP/msg
 mkdir -p "$M"
 mta_make_message "$M/1" alice@example.com bob@customer.test "Proposal for Acme" demo.1@example.com carol@customer.test
 mta_make_message "$M/2" bob@customer.test alice@example.com "Re: Proposal for Acme" demo.2@customer.test
+sed -i 's/^Message-ID: <demo.2@customer.test>$/&\nIn-Reply-To: <demo.1@example.com>/' "$M/2"
 mta_make_message "$M/3" alice@example.com dan@example.com "Lunch?" demo.3@example.com
 mta_make_message "$M/4" alice@example.com erin@prospect.test "Sent from a script" demo.4@example.com
 mta_swaks "$MTA_PF_SUB_PORT" alice@example.com bob@customer.test,carol@customer.test,boss@example.com "$M/1" &&
 	echo "   outbound  alice -> bob, carol (Bcc boss@example.com)   via submission"
 mta_swaks "$MTA_PF_IN_PORT" bob@customer.test alice@example.com "$M/2" &&
-	echo "   inbound   bob -> alice                                 via port 25-style smtpd"
+	echo "   inbound   bob -> alice (a reply: In-Reply-To the first)  via port 25-style smtpd"
 mta_swaks "$MTA_PF_SUB_PORT" alice@example.com dan@example.com "$M/3" &&
 	echo "   internal  alice -> dan (not tracked: no rule saves internal mail)"
 mta_pf_sendmail "$PF" alice@example.com erin@prospect.test "$M/4" &&
