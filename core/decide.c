@@ -110,6 +110,30 @@ default_profile(const crm_config *cfg)
 	return cfg->profiles->len > 0 ? ((crm_profile *)g_ptr_array_index(cfg->profiles, 0))->name : NULL;
 }
 
+/* tracking { never_track } or the directory's "follow email: do not
+ * allow": no tracking for this message. */
+static void
+tracking_opt_out(const crm_config *cfg, const decide_lookups *lk, crm_decision *d)
+{
+	const GPtrArray *never = cfg->tracking.never_track;
+
+	for (guint i = 0; i < d->participants->len && d->why_no_track == NULL; i++) {
+		const char *a = g_ptr_array_index(d->participants, i);
+		for (guint k = 0; never != NULL && k < never->len; k++) {
+			const char *e = g_ptr_array_index(never, k);
+			if (strchr(e, '@') != NULL ? g_ascii_strcasecmp(e, a) == 0 : rules_addr_matches(e, a)) {
+				d->why_no_track = g_strdup_printf("%s is in never_track", a);
+				break;
+			}
+		}
+	}
+	if (d->why_no_track == NULL && lk != NULL && lk->no_follow != NULL &&
+	    lk->no_follow(lk->data, (const char *const *)d->participants->pdata, d->participants->len))
+		d->why_no_track = g_strdup("a participant's directory record says \"follow email: do not allow\"");
+	if (d->why_no_track != NULL)
+		d->track = 0;
+}
+
 /* Does any rule read the directory (sender_known / recipient_known)? */
 static gboolean
 rules_read_directory(const crm_config *cfg)
@@ -242,6 +266,9 @@ decision_make(const crm_config *cfg, const classify_input *in,
 		d->why_not = g_strdup_printf("delivery report for tracked message %s (recorded as an event)",
 		    d->bounce->original_message_id);
 	}
+	/* a recipient who opted out turns tracking off for the whole message */
+	if (d->track != 0)
+		tracking_opt_out(cfg, lk, d);
 	if (d->regarding == NULL && d->rule != NULL)
 		d->regarding = regarding_dup(d->rule->regarding);
 	if (d->regarding == NULL)
@@ -258,6 +285,7 @@ decision_clear(crm_decision *d)
 		return;
 	g_free(d->reason);
 	g_free(d->why_not);
+	g_free(d->why_no_track);
 	config_regarding_free(d->regarding);
 	g_free(d->category);
 	g_free(d->corr.method);
@@ -357,6 +385,7 @@ decision_to_json(const crm_decision *d)
 	member_regarding(b, "regarding", d->regarding);
 	jsonb_str(b, "category", d->category);
 	jsonb_str(b, "not_saved_because", d->why_not);
+	jsonb_str(b, "not_tracked_because", d->why_no_track);
 	json_builder_end_object(b);
 	json_builder_set_member_name(b, "correlation");
 	json_builder_begin_object(b);

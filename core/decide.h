@@ -50,6 +50,9 @@ typedef struct decide_lookups {
 	/* The CRM profile of the saved message with this Message-ID (new
 	 * string), or NULL when it is not tracked. */
 	char *(*tracked)(void *data, const char *message_id);
+	/* Does any of the addresses have "follow email: do not allow" in the
+	 * directory? */
+	gboolean (*no_follow)(void *data, const char *const *addrs, gsize n);
 	void *data;
 	/* look up every participant's directory records, even when no rule
 	 * reads them (the dry run shows them; the milter skips the work) */
@@ -63,6 +66,7 @@ typedef struct crm_decision {
 	const char *save;         /* profile to save to, or NULL */
 	char *why_not;            /* why nothing is saved despite a rule (owned) */
 	guint track;              /* TRACK_* */
+	char *why_no_track;       /* why tracking was turned off (owned), or NULL */
 	crm_regarding *regarding; /* owned; control header, dropbox, rule or thread */
 	char *category;           /* owned */
 	gboolean dropbox;         /* a recipient is the dropbox address */

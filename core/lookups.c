@@ -87,6 +87,26 @@ tracked(void *data, const char *message_id)
 	return profile;
 }
 
+/* decide_lookups.no_follow: a directory opt-out among addrs? */
+static gboolean
+no_follow(void *data, const char *const *addrs, gsize n)
+{
+	lookup_ctx *lc = data;
+	GError *e = NULL;
+	gboolean hit;
+
+	if (lc->db == NULL)
+		return FALSE;
+	hit = directory_any_no_follow(lc->db, addrs, n, &e);
+	if (e != NULL) {
+		/* unknown is treated as opted out: no tracking on a doubt */
+		log_msg(CRM_LOG_WARNING, lc->qid, "directory opt-out lookup failed (no tracking): %s", e->message);
+		g_error_free(e);
+		return TRUE;
+	}
+	return hit;
+}
+
 /* Fill lk for one message. */
 void
 lookups_init(decide_lookups *lk, lookup_ctx *lc, crm_db *db, const char *qid, gint64 now)
@@ -97,6 +117,7 @@ lookups_init(decide_lookups *lk, lookup_ctx *lc, crm_db *db, const char *qid, gi
 	lk->known = known;
 	lk->correlate = correlate;
 	lk->tracked = tracked;
+	lk->no_follow = no_follow;
 	lk->all_known = FALSE;
 	lk->data = lc;
 }

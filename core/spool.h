@@ -86,6 +86,8 @@ typedef struct spool_new_job {
 	const char *regarding;    /* "type:id", or NULL */
 	gboolean want_token;      /* give the message a subject token: the
 	                             job id, stored as its token */
+	const char *track_id;     /* hex tracking id of the rewritten links and
+	                             pixel (token.h), or NULL */
 } spool_new_job;
 
 typedef struct spool_job {

@@ -48,8 +48,8 @@ index_tracked(crm_db *db, const spool_new_job *job, gint64 job_id, gint64 now, G
 		g_ptr_array_add(parts, (gpointer)job->rcpts[i]);
 	pjson = db_json_from_strings((const char *const *)parts->pdata, parts->len);
 	st = db_prepare(db, "INSERT INTO tracked (message_id, job_id, direction, thread_conv, token, "
-	    "regarding, subject_norm, participants, created_at) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (message_id) DO NOTHING", err);
+	    "regarding, subject_norm, participants, created_at, track_id) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (message_id) DO NOTHING", err);
 	if (st != NULL) {
 		spool_bind_str(st, 1, mid);
 		sqlite3_bind_int64(st, 2, job_id);
@@ -63,6 +63,7 @@ index_tracked(crm_db *db, const spool_new_job *job, gint64 job_id, gint64 now, G
 		spool_bind_str(st, 7, job->subject_norm);
 		spool_bind_str(st, 8, pjson);
 		sqlite3_bind_int64(st, 9, now);
+		spool_bind_str(st, 10, job->track_id);
 		ok = spool_step_done(db, st, "index tracked message", err);
 	}
 	g_free(pjson);

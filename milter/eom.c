@@ -18,12 +18,15 @@
 #include "message.h"
 #include "spool.h"
 #include "thread.h"
+#include "rewrite.h"
+#include "token.h"
 
 /* Write one save job (copy: NULL, or "sent"/"received" for internal mail
  * saved as two activities); FALSE with err on failure. */
 static gboolean
 queue_copy(conn_ctx *c, msg_ctx *m, const crm_decision *d, const correlate_fact *f,
-    const char *copy, const guint8 *data, gsize len, gint64 *new_id, GError **err)
+    const char *copy, const guint8 *data, gsize len, const char *track_id,
+    gint64 *new_id, GError **err)
 {
 	spool_new_job job;
 	char *base = idem_key(d->save, m->message_id, g_checksum_get_string(m->digest));
@@ -54,6 +57,7 @@ queue_copy(conn_ctx *c, msg_ctx *m, const crm_decision *d, const correlate_fact 
 	job.subject_norm = f->subject_norm;
 	job.regarding = regarding;
 	job.want_token = c->rt->cfg->capture.subject_token && d->direction == DIR_OUTBOUND;
+	job.track_id = track_id;
 	st = runtime_enqueue(c->rt, &job, &id, err);
 	*new_id = st == SPOOL_OK ? id : 0;
 	if (st == SPOOL_OK)
@@ -74,7 +78,7 @@ queue_copy(conn_ctx *c, msg_ctx *m, const crm_decision *d, const correlate_fact 
  * makes a sent and a received copy (Dynamics' option). */
 static gboolean
 queue_save(conn_ctx *c, msg_ctx *m, const crm_decision *d, const crm_message *msg,
-    const guint8 *data, gsize len, gint64 *new_id, GError **err)
+    const guint8 *data, gsize len, const char *track_id, gint64 *new_id, GError **err)
 {
 	correlate_fact f;
 	gboolean ok;
@@ -82,10 +86,10 @@ queue_save(conn_ctx *c, msg_ctx *m, const crm_decision *d, const crm_message *ms
 
 	correlate_facts(c->rt->cfg, msg, &f);
 	if (d->direction == DIR_INTERNAL && c->rt->cfg->capture.internal_as_two_activities)
-		ok = queue_copy(c, m, d, &f, "sent", data, len, new_id, err) &&
-		    queue_copy(c, m, d, &f, "received", data, len, &other, err);
+		ok = queue_copy(c, m, d, &f, "sent", data, len, track_id, new_id, err) &&
+		    queue_copy(c, m, d, &f, "received", data, len, NULL, &other, err);
 	else
-		ok = queue_copy(c, m, d, &f, NULL, data, len, new_id, err);
+		ok = queue_copy(c, m, d, &f, NULL, data, len, track_id, new_id, err);
 	correlate_facts_clear(&f);
 	return ok;
 }
@@ -186,6 +190,70 @@ apply_edits(SMFICTX *ctx, msg_ctx *m, const crm_decision *d, const char *new_sub
 		log_msg(CRM_LOG_WARNING, ctx_qid(m), "could not rewrite the subject");
 }
 
+/* Insert the pixel and signed links (tracking); the new body goes to the
+ * MTA with smfi_replacebody. Any failure: the original goes out untouched
+ * and one line says why. Returns the message's tracking id (hex, new
+ * string) when the body was replaced, else NULL. */
+static char *
+track(SMFICTX *ctx, conn_ctx *c, msg_ctx *m, const crm_decision *d,
+    const guint8 *data, gsize len)
+{
+	const crm_config *cfg = c->rt->cfg;
+	guint8 id[TOKEN_ID_LEN];
+	rewrite_opts opts;
+	rewrite_stats stats;
+	GByteArray *body = g_byte_array_new();
+	const GPtrArray *ex = cfg->tracking.exclude_domains;
+	const char **exclude = g_new0(const char *, (ex != NULL ? ex->len : 0) + 1);
+	char *reason = NULL, *hex = NULL;
+	GError *e = NULL;
+	rewrite_status st;
+
+	for (guint i = 0; ex != NULL && i < ex->len; i++)
+		exclude[i] = g_ptr_array_index(ex, i);      /* NULL-terminated view */
+	token_new_id(id);
+	memset(&opts, 0, sizeof(opts));
+	opts.ring = c->rt->ring;
+	opts.base_url = cfg->tracking.base_url;
+	opts.track_id = id;
+	opts.opens = (d->track & TRACK_OPENS) != 0;
+	opts.clicks = (d->track & TRACK_CLICKS) != 0;
+	opts.exclude_domains = exclude;
+	opts.max_html_size = (gsize)cfg->tracking.max_html_size;
+	memset(&stats, 0, sizeof(stats));
+	st = rewrite_message(data, len, &opts, body, &stats, &reason, &e);
+	if (st == REWRITE_DONE) {
+		gsize off = 0;
+		gboolean ok = TRUE;
+		/* in pieces: libmilter takes at most 64 KB per call */
+		while (ok && off < body->len) {
+			gsize n = MIN(body->len - off, 65535);
+			ok = seam_replacebody(ctx, body->data + off, (int)n) == MI_SUCCESS;
+			off += n;
+		}
+		if (ok) {
+			hex = g_malloc(TOKEN_ID_LEN * 2 + 1);
+			for (int i = 0; i < TOKEN_ID_LEN; i++)
+				g_snprintf(hex + 2 * i, 3, "%02x", id[i]);
+			log_msg(CRM_LOG_INFO, ctx_qid(m), "tracking: %u links in %u HTML parts%s",
+			    stats.links, stats.parts, stats.pixel ? ", pixel" : "");
+		} else {
+			log_msg(CRM_LOG_ERR, ctx_qid(m), "tracking: the MTA refused the new body");
+		}
+	} else if (st == REWRITE_FAILED) {
+		log_msg(CRM_LOG_WARNING, ctx_qid(m), "tracking failed, original sent untouched: %s",
+		    e != NULL ? e->message : "?");
+	} else {
+		log_msg(CRM_LOG_INFO, ctx_qid(m), "tracking: %s%s%s", rewrite_status_name(st),
+		    reason ? ": " : "", reason ? reason : "");
+	}
+	g_clear_error(&e);
+	g_free(reason);
+	g_free(exclude);
+	g_byte_array_unref(body);
+	return hex;
+}
+
 /* The answer after an internal failure, per on_internal_error. */
 static sfsistat
 internal_error(SMFICTX *ctx, conn_ctx *c, msg_ctx *m)
@@ -214,7 +282,7 @@ eom_run(SMFICTX *ctx, conn_ctx *c, msg_ctx *m)
 	GError *e = NULL;
 	gsize len = 0;
 	gint64 job_id = 0;
-	char *subject = NULL;
+	char *subject = NULL, *track_id = NULL;
 	sfsistat r = SMFIS_CONTINUE;
 
 	if (m->error == NULL && m->raw != NULL) {
@@ -246,10 +314,15 @@ eom_run(SMFICTX *ctx, conn_ctx *c, msg_ctx *m)
 	    d.save ? d.save : "no", d.corr.method ? " correlated by " : "",
 	    d.corr.method ? d.corr.method : "", d.why_not ? "; not saved: " : "",
 	    d.why_not ? d.why_not : "");
+	if (d.why_no_track != NULL)
+		log_msg(CRM_LOG_INFO, ctx_qid(m), "not tracked: %s", d.why_no_track);
+	if (d.track != 0 && d.save != NULL && msg != NULL && m->error == NULL &&
+	    c->rt->ring != NULL && cfg->tracking.base_url != NULL)
+		track_id = track(ctx, c, m, &d, data, len);
 	if (d.save != NULL && m->error == NULL) {
 		if (data == NULL || msg == NULL)
 			log_msg(CRM_LOG_WARNING, ctx_qid(m), "not saved: the message was not captured whole");
-		else if (!queue_save(c, m, &d, msg, data, len, &job_id, &e))
+		else if (!queue_save(c, m, &d, msg, data, len, track_id, &job_id, &e))
 			ctx_fail(m, "queueing save job", e);
 		g_clear_error(&e);
 	}
@@ -264,6 +337,7 @@ eom_run(SMFICTX *ctx, conn_ctx *c, msg_ctx *m)
 	g_clear_error(&e);
 	if (m->error != NULL)
 		r = internal_error(ctx, c, m);
+	g_free(track_id);
 	decision_clear(&d);
 	message_free(msg);
 	return r;

@@ -140,21 +140,33 @@ check_spool(const crm_config *cfg)
 static void
 reload(const char *path)
 {
-	milter_runtime *cur = snapshot_get();
+	milter_runtime *cur = snapshot_get(), *next;
 	crm_config *cfg = prog_load_config(path);
+	GError *e = NULL;
 
 	if (cfg == NULL) {
 		log_msg(CRM_LOG_ERR, NULL, "reload of %s refused; keeping the current config", path);
-	} else if (!check_spool(cfg)) {
+		goto out;
+	}
+	if (!check_spool(cfg)) {
 		log_msg(CRM_LOG_ERR, NULL, "reload of %s refused: spool unusable; keeping the current config", path);
 		config_unref(cfg);
-	} else {
-		if (strcmp(cfg->socket, cur->cfg->socket) != 0 || strcmp(cfg->user, cur->cfg->user) != 0)
-			log_msg(CRM_LOG_WARNING, NULL, "socket and user changes take effect at restart");
-		log_set_level((crm_log_level)cfg->log_level);
-		snapshot_set(runtime_new(cfg));
-		log_msg(CRM_LOG_NOTICE, NULL, "config %s reloaded", path);
+		goto out;
 	}
+	next = runtime_new(cfg);        /* takes cfg */
+	if (!runtime_load_keys(next, &e)) {
+		log_msg(CRM_LOG_ERR, NULL, "reload of %s refused: %s; keeping the current config",
+		    path, e->message);
+		g_error_free(e);
+		runtime_unref(next);
+		goto out;
+	}
+	if (strcmp(next->cfg->socket, cur->cfg->socket) != 0 || strcmp(next->cfg->user, cur->cfg->user) != 0)
+		log_msg(CRM_LOG_WARNING, NULL, "socket and user changes take effect at restart");
+	log_set_level((crm_log_level)next->cfg->log_level);
+	snapshot_set(next);
+	log_msg(CRM_LOG_NOTICE, NULL, "config %s reloaded", path);
+out:
 	runtime_unref(cur);
 }
 
@@ -213,6 +225,7 @@ main(int argc, char **argv)
 	GError *e = NULL;
 	sigset_t milter_mask, main_mask;
 	crm_config *cfg = NULL;
+	milter_runtime *rt;
 	GThread *th;
 	int rc = 0;
 
@@ -245,12 +258,21 @@ main(int argc, char **argv)
 		log_msg(CRM_LOG_ERR, NULL, "pipe: %s", g_strerror(errno));
 		goto fail;
 	}
-	snapshot_set(runtime_new(cfg));   /* takes cfg */
+	rt = runtime_new(cfg);           /* takes cfg */
+	cfg = NULL;
+	if (!runtime_load_keys(rt, &e)) {
+		log_msg(CRM_LOG_ERR, NULL, "tracking keys: %s", e->message);
+		fprintf(stderr, "crm-milter: tracking keys: %s\n", e->message);
+		g_error_free(e);
+		runtime_unref(rt);
+		goto fail;
+	}
+	snapshot_set(rt);
 	setup_signals(&milter_mask, &main_mask);
 	pthread_sigmask(SIG_BLOCK, &milter_mask, NULL);
 	th = g_thread_new("milter", milter_thread, &rc);
 	pthread_sigmask(SIG_SETMASK, &main_mask, NULL);
-	log_msg(CRM_LOG_NOTICE, NULL, "crm-milter %s listening on %s", PACKAGE_VERSION, cfg->socket);
+	log_msg(CRM_LOG_NOTICE, NULL, "crm-milter %s listening on %s", PACKAGE_VERSION, rt->cfg->socket);
 	main_loop(config_path);
 	g_thread_join(th);
 	snapshot_set(NULL);

@@ -22,6 +22,16 @@ runtime_new(crm_config *cfg)
 	return rt;
 }
 
+/* The tracking keys, when tracking is configured. */
+gboolean
+runtime_load_keys(milter_runtime *rt, GError **err)
+{
+	if (rt->cfg->tracking.base_url == NULL || rt->cfg->tracking.key_file == NULL)
+		return TRUE;
+	rt->ring = token_ring_load(rt->cfg->tracking.key_file, err);
+	return rt->ring != NULL;
+}
+
 /* Take another reference. */
 milter_runtime *
 runtime_ref(milter_runtime *rt)
@@ -39,6 +49,7 @@ runtime_unref(milter_runtime *rt)
 		return NULL;
 	db_close(rt->db);
 	db_close(rt->rdb);
+	token_ring_free(rt->ring);
 	g_mutex_clear(&rt->read_lock);
 	g_cond_clear(&rt->done);
 	g_mutex_clear(&rt->lock);

@@ -17,7 +17,7 @@
  * snapshot_get returns a new reference (runtime_unref, NULL-safe, returns
  * NULL); snapshot_set takes the reference it is given.
  *
- * Public: runtime_new, runtime_ref, runtime_unref, runtime_enqueue,
+ * Public: runtime_new, runtime_load_keys, runtime_ref, runtime_unref, runtime_enqueue,
  *         runtime_read_begin, runtime_read_end,
  *         snapshot_get, snapshot_set.
  */
@@ -28,6 +28,7 @@
 #include "config.h"
 #include "db.h"
 #include "spool.h"
+#include "token.h"
 
 typedef struct milter_runtime {
 	gint refcnt;
@@ -39,9 +40,13 @@ typedef struct milter_runtime {
 	crm_db *db;               /* used only by the writing thread */
 	GMutex read_lock;         /* held from runtime_read_begin to _end */
 	crm_db *rdb;              /* the lookups' connection, or NULL */
+	token_ring *ring;         /* tracking keys, or NULL: no tracking */
 } milter_runtime;
 
 milter_runtime *runtime_new(crm_config *cfg);
+/* Load tracking { key_file } when tracking { base_url } is set; FALSE with
+ * err when the keys cannot be used (a start or reload then fails). */
+gboolean runtime_load_keys(milter_runtime *rt, GError **err);
 milter_runtime *runtime_ref(milter_runtime *rt);
 milter_runtime *runtime_unref(milter_runtime *rt);
 /* Queue one job durably (returns after its transaction committed):

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# tracking.sh - engagement tracking through a real Postfix (issue 4):
+# crm-milter rewrites an outbound HTML message (pixel before </body>, signed
+# click links; mailto:, unsubscribe and excluded links left alone); what
+# arrives at smtp-sink has them; following each link through the real
+# crm-tracker lands on the original URL (entities decoded); a forged link is
+# 404; a recipient who opted out gets the message untouched; the open and
+# the click reach the ledger as events of the sent message.
+set -u
+. "$(dirname "$0")/../lib/mta.sh"
+
+mta_require_root
+mta_require_postfix
+command -v swaks >/dev/null 2>&1 || mta_skip "swaks is not installed"
+command -v curl >/dev/null 2>&1 || mta_skip "curl is not installed"
+for b in crm-milter crm-flusher crm-milterctl crm-tracker; do mta_require_bin "$top_builddir/$b" "$b"; done
+getent passwd crm-milter >/dev/null || mta_skip "no crm-milter user (run scripts/install-deps.sh)"
+
+mta_init tracking
+mta_sink_start dump || { mta_not_ok "smtp-sink starts"; mta_done; }
+CRM=$MTA_TMP/crm CONF=$MTA_TMP/crm-milter.conf SOCK=unix:$MTA_TMP/crm/milter.sock
+CTL=$top_builddir/crm-milterctl
+TPORT=$(mta_free_port)
+BASE=http://127.0.0.1:$TPORT
+mkdir -p "$CRM"
+mta_crm_config "$CONF" "$CRM" "$SOCK"
+"$CTL" keygen --kid k1 >"$MTA_TMP/tracking.keys"
+chown root:crm-milter "$MTA_TMP/tracking.keys"
+chmod 640 "$MTA_TMP/tracking.keys"
+sed -i 's|rule "outbound" { direction = outbound  save = "local" }|rule "outbound" { direction = outbound  save = "local"  track = {opens, clicks} }|' "$CONF"
+cat >>"$CONF" <<CONF
+tracking {
+  base_url = "$BASE"
+  key_file = "$MTA_TMP/tracking.keys"
+  exclude_domains = {"intranet.example.com"}
+  never_track = {"optout@customer.test"}
+}
+tracker { listen = "127.0.0.1:$TPORT"  engagement_data = "$top_srcdir/conf/engagement.data" }
+CONF
+mta_check "the tracking config is valid" "$CTL" -c "$CONF" check-config
+mta_check "crm-milter starts" mta_crm_start "$CONF" "$SOCK"
+"$top_builddir/crm-tracker" -c "$CONF" -f >>"$MTA_TMP/crm-tracker.log" 2>&1 &
+TRK=$!
+mta_track "$TRK"
+mta_wait_socket "inet:$TPORT@127.0.0.1" 15 "$TRK" && mta_ok "crm-tracker listens" ||
+	{ mta_not_ok "crm-tracker listens" "$(tail "$MTA_TMP/crm-tracker.log")"; mta_done; }
+PF=$MTA_TMP/pf
+mta_postfix_make "$PF"
+mta_postfix_conf "$PF" "smtpd_milters = $SOCK" "non_smtpd_milters = $SOCK"
+mta_postfix_start "$PF" || { mta_not_ok "postfix starts" "$(tail "$PF/maillog")"; mta_done; }
+
+M=$MTA_TMP/msg
+mkdir -p "$M"
+# html FILE TO MSGID
+html() {
+	cat >"$1" <<MSG
+From: Alice <alice@example.com>
+To: <$2>
+Subject: Our pricing
+Date: Sun, 22 Nov 2026 12:00:00 +0000
+Message-ID: <$3>
+MIME-Version: 1.0
+Content-Type: multipart/alternative; boundary="alt"
+
+--alt
+Content-Type: text/plain; charset=us-ascii
+
+See https://www.customer.test/pricing
+
+--alt
+Content-Type: text/html; charset=us-ascii
+
+<html><body><p>Hello,</p>
+<p><a href="https://www.customer.test/pricing?plan=pro&amp;seats=5">pricing</a>
+<A HREF=https://shop.example.org/buy>buy</A>
+<a href="mailto:alice@example.com">mail me</a>
+<a href="https://news.example.org/u?id=7">unsubscribe</a>
+<a href="https://intranet.example.com/wiki">wiki</a></p>
+</body></html>
+
+--alt--
+MSG
+}
+html "$M/t1" bob@customer.test track.1@example.com
+html "$M/t2" optout@customer.test track.2@example.com
+mta_check "tracked HTML message accepted" mta_swaks "$MTA_PF_SUB_PORT" alice@example.com bob@customer.test "$M/t1"
+mta_check "message to an opted-out recipient accepted" mta_swaks "$MTA_PF_SUB_PORT" alice@example.com optout@customer.test "$M/t2"
+mta_sink_wait 2 30 || mta_not_ok "sink got both"
+
+f=$(mta_sink_find track.1@example.com | head -n 1)
+grep -q "<img[^>]*src=\"$BASE/o/[A-Za-z0-9_-]*\.gif\"[^>]*>" "$f" && mta_ok "the pixel is in the delivered HTML" ||
+	mta_not_ok "pixel" "$(grep -n 'img' "$f")"
+python3 - "$f" "$BASE" <<'PY' && mta_ok "the pixel stands before </body>" || mta_not_ok "pixel before </body>"
+import sys, re
+t = open(sys.argv[1], encoding="latin-1").read()
+i = t.find(sys.argv[2] + "/o/"); j = t.find("</body>")
+sys.exit(0 if 0 <= i < j else 1)
+PY
+grep -o "$BASE/c/[A-Za-z0-9_/-]*" "$f" | sort -u >"$MTA_TMP/links"
+[ "$(wc -l <"$MTA_TMP/links")" = 2 ] && mta_ok "the two http(s) links are rewritten" ||
+	mta_not_ok "rewritten links" "$(cat "$MTA_TMP/links")"
+grep -q 'href="mailto:alice@example.com"' "$f" && grep -q 'href="https://news.example.org/u?id=7"' "$f" &&
+	grep -q 'href="https://intranet.example.com/wiki"' "$f" &&
+	mta_ok "mailto:, unsubscribe and excluded links are left alone" || mta_not_ok "links left alone"
+got=""
+while read -r url; do
+	got="$got $(curl -s -o /dev/null -w '%{http_code}:%{redirect_url}' "$url")"
+done <"$MTA_TMP/links"
+case "$got" in
+*"302:https://www.customer.test/pricing?plan=pro&seats=5"*"302:https://shop.example.org/buy"*|*"302:https://shop.example.org/buy"*"302:https://www.customer.test/pricing?plan=pro&seats=5"*)
+	mta_ok "each link through crm-tracker lands on its original URL" ;;
+*) mta_not_ok "redirects" "$got" ;;
+esac
+first=$(head -n 1 "$MTA_TMP/links")
+forged=$(printf '%s' "$first" | python3 -c 'import sys; u=sys.stdin.read(); i=u.index("/c/")+6; print(u[:i] + ("A" if u[i] != "A" else "B") + u[i+1:])')
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$forged")" = 404 ] && mta_ok "a forged link is 404" || mta_not_ok "forged link"
+pixel=$(grep -o "$BASE/o/[A-Za-z0-9_-]*\.gif" "$f" | head -n 1)
+[ "$(curl -s -A 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36' -o "$MTA_TMP/p.gif" -w '%{http_code}' "$pixel")" = 200 ] &&
+	mta_ok "the pixel answers 200" || mta_not_ok "pixel 200"
+f2=$(mta_sink_find track.2@example.com | head -n 1)
+! grep -q "$BASE" "$f2" && mta_ok "an opted-out recipient gets the message untouched" || mta_not_ok "never_track"
+sleep 1
+mta_check "crm-flusher --once" "$top_builddir/crm-flusher" -c "$CONF" --once
+"$CTL" -c "$CONF" activities --json >"$MTA_TMP/acts.json"
+python3 - "$MTA_TMP/acts.json" <<'PY' && mta_ok "the open and the click are events of the sent message" ||
+import json, sys
+a = [x for x in json.load(open(sys.argv[1])) if x["message_id"] == "track.1@example.com"]
+ev = a[0]["events"] if a else []
+print(ev)
+sys.exit(0 if any(e.startswith("opened") for e in ev) and any(e.startswith("clicked") for e in ev) else 1)
+PY
+	mta_not_ok "events" "$(cat "$MTA_TMP/acts.json" | head -50)"
+mta_check_log_clean "$MTA_TMP/crm-milter.log"
+mta_done
