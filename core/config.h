@@ -147,6 +147,31 @@ typedef struct crm_capture {
 	int smart_matching_min_addresses;
 } crm_capture;
 
+/* tracking { ... }: what the milter writes into outbound HTML */
+typedef struct crm_tracking {
+	char *base_url;                 /* NULL: tracking off */
+	char *key_file;
+	GPtrArray *exclude_domains;     /* char *, lower-case */
+	GPtrArray *never_track;         /* char *, lower-case addresses and domains */
+	gint64 max_html_size;           /* bytes, decoded */
+} crm_tracking;
+
+/* tracker { ... }: crm-tracker */
+typedef struct crm_tracker {
+	char *listen;                   /* "ADDRESS:PORT", "[V6]:PORT", "*:PORT" */
+	int threads;                    /* 0: a thread per connection */
+	int max_connections;
+	int per_ip_connections;         /* 0: no limit */
+	int connection_timeout;         /* s */
+	gint64 max_request_size;        /* bytes per connection */
+	int max_url_length;             /* bytes of the path */
+	int max_headers;
+	GPtrArray *trusted_proxies;     /* GInetAddressMask * */
+	char *engagement_data;
+	int scanner_click_window;       /* s, 0: off */
+	int scanner_burst_links;        /* 0: off */
+} crm_tracker;
+
 typedef struct crm_config {
 	gint refcnt;
 	char *path;
@@ -181,6 +206,10 @@ typedef struct crm_config {
 
 	/* capture { } */
 	crm_capture capture;
+
+	/* tracking { }, tracker { } */
+	crm_tracking tracking;
+	crm_tracker tracker;
 
 	GPtrArray *profiles;           /* crm_profile *, in file order */
 	GPtrArray *rules;              /* crm_rule *, in file order */

@@ -17,6 +17,9 @@
  *             updated_at)          the CRM directory (directory.h); address
  *                                  is stored lower-cased and indexed;
  *                                  (type, record_id, address) is unique
+ * Version 4 adds:
+ *   tracked.track_id               the message's tracking id (token.h), 24
+ *                                  lower-case hex digits, indexed
  *
  * Migrations: migrations[i] takes the schema from version i to i + 1. They
  * run in one BEGIN IMMEDIATE transaction in which the version is read
@@ -146,6 +149,11 @@ static const char *const migrations[] = {
 	"  at INTEGER NOT NULL"
 	");"
 	"CREATE INDEX events_message ON events(message_id);",
+	/* 3 -> 4: engagement tracking: the message's tracking id (the
+	 * TOKEN_ID_LEN bytes its pixel and links carry, as lower-case hex),
+	 * which crm-tracker and the ledger look events up by */
+	"ALTER TABLE tracked ADD COLUMN track_id TEXT;"
+	"CREATE INDEX tracked_track_id ON tracked(track_id) WHERE track_id IS NOT NULL;",
 };
 
 G_STATIC_ASSERT(G_N_ELEMENTS(migrations) == DB_SCHEMA_VERSION);

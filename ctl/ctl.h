@@ -7,7 +7,7 @@
  * 2 usage error.
  *
  * Public: cmd_check_config, cmd_test, cmd_queue, cmd_activities, cmd_docs,
- *         cmd_directory.
+ *         cmd_directory, cmd_keygen.
  */
 #ifndef CRM_CTL_H
 #define CRM_CTL_H
@@ -20,5 +20,7 @@ int cmd_activities(const char *config_path, int argc, char **argv);
 int cmd_directory(const char *config_path, int argc, char **argv);
 /* docs --sample | --man: print the generated sample config or man page. */
 int cmd_docs(const char *config_path, int argc, char **argv);
+/* keygen [--kid ID]: print a new line for the tracking key file. */
+int cmd_keygen(const char *config_path, int argc, char **argv);
 
 #endif

@@ -8,6 +8,7 @@
  *   crm-milterctl [-c FILE] activities [--json] [--limit N]
  *   crm-milterctl [-c FILE] directory import FILE.csv|list [--type T] [--limit N]|lookup ADDRESS [--json]
  *   crm-milterctl docs --sample|--man
+ *   crm-milterctl keygen [--kid ID]
  *
  * SECURITY: no network. Commands that open the spool become milter { user }
  * first when run as root.
@@ -34,6 +35,7 @@ static const struct {
 	{ "activities", cmd_activities, "show what the ledger recorded" },
 	{ "directory", cmd_directory, "import FILE.csv|list [--type T]|lookup ADDRESS: the CRM directory" },
 	{ "docs", cmd_docs, "--sample | --man: print the generated sample config or man page" },
+	{ "keygen", cmd_keygen, "[--kid ID]: print a new line for the tracking key file" },
 };
 
 /* Usage on stderr. */

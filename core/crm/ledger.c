@@ -4,7 +4,11 @@
  * database, once per idempotency key, with what the milter decided (the
  * job's metadata): regarding record, category, correlation, and the
  * attachment policy (what was dropped and why is recorded). Events
- * (bounces) are stored against the activity's Message-ID.
+ * (bounces) are stored against the activity's Message-ID; engagement
+ * events from crm-tracker (opened, clicked: meta has "message_track_id"
+ * and no "recipients") find that Message-ID through tracked.track_id
+ * when their meta does not carry it, and keep their class as the status
+ * and their reason (and the link) as the detail.
  */
 #include <string.h>
 #include <gio/gio.h>
@@ -128,7 +132,70 @@ ledger_save(void *state, const spool_job *job, gint64 now, conn_result *res)
 	activity_free(act);
 }
 
-/* Store each recipient of a delivery report as an event. */
+/* The Message-ID of the tracked message with track id hex (new string),
+ * or NULL (err set only when the database failed). */
+static char *
+message_of_track(crm_db *db, const char *hex, GError **err)
+{
+	sqlite3_stmt *st = db_prepare(db, "SELECT message_id FROM tracked WHERE track_id = ?1", err);
+	char *mid = NULL;
+	int rc;
+
+	if (st == NULL)
+		return NULL;
+	sqlite3_bind_text(st, 1, hex, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL)
+		mid = g_strdup((const char *)sqlite3_column_text(st, 0));
+	else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		db_set_error(db, err, "looking up a tracking id");
+	sqlite3_reset(st);
+	return mid;
+}
+
+/* An engagement event (opened, clicked) from crm-tracker. */
+static void
+engagement_event(crm_db *db, const spool_job *job, JsonObject *meta, gint64 now, conn_result *res)
+{
+	const char *kind = str_member(meta, "kind"), *hex = str_member(meta, "message_track_id");
+	const char *reason = str_member(meta, "reason"), *target = str_member(meta, "target");
+	gint64 at = json_object_get_int_member_with_default(meta, "at", now);
+	char *mid = g_strdup(str_member(meta, "message_id")), *detail;
+	GError *e = NULL;
+
+	if (kind == NULL || hex == NULL) {
+		res->status = CONN_PERMANENT;
+		res->error = g_strdup("engagement event without kind and message_track_id");
+		g_free(mid);
+		return;
+	}
+	if (mid == NULL && (mid = message_of_track(db, hex, &e)) == NULL) {
+		res->status = e != NULL ? CONN_RETRY : CONN_PERMANENT;
+		res->error = e != NULL ? g_strdup_printf("ledger: %s", e->message) :
+		    g_strdup_printf("no tracked message has tracking id %s", hex);
+		g_clear_error(&e);
+		return;
+	}
+	if (target != NULL)
+		detail = g_strdup_printf("link %" G_GINT64_FORMAT " %s (%s)",
+		    json_object_get_int_member_with_default(meta, "link", 0), target,
+		    reason != NULL ? reason : "-");
+	else
+		detail = g_strdup(reason);
+	if (!ledger_add_event(db, job->idem_key, mid, kind, NULL, str_member(meta, "class"),
+	    detail, at, &e)) {
+		res->status = CONN_RETRY;
+		res->error = g_strdup_printf("ledger: %s", e ? e->message : "?");
+		g_clear_error(&e);
+	} else {
+		res->status = CONN_OK;
+	}
+	g_free(detail);
+	g_free(mid);
+}
+
+/* Store each recipient of a delivery report as an event, or one
+ * engagement event. */
 static void
 ledger_event(void *state, const spool_job *job, gint64 now, conn_result *res)
 {
@@ -140,6 +207,11 @@ ledger_event(void *state, const spool_job *job, gint64 now, conn_result *res)
 	GError *e = NULL;
 
 	res->status = CONN_OK;
+	if (n == NULL && str_member(meta, "message_track_id") != NULL) {
+		engagement_event(db, job, meta, now, res);
+		g_object_unref(parser);
+		return;
+	}
 	if (kind == NULL || mid == NULL || n == NULL || !JSON_NODE_HOLDS_ARRAY(n)) {
 		res->status = CONN_PERMANENT;
 		res->error = g_strdup("event job without kind, message_id and recipients");

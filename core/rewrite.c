@@ -1,0 +1,820 @@
+/*
+ * rewrite.c - tracking pixel and click links in a message's HTML parts,
+ * edited in place in the raw message. See rewrite.h for what stays exact.
+ *
+ * A part is cut into units: its lines (7bit/8bit/binary, base64 once
+ * decoded) or hard lines (quoted-printable). Each unit has its range in the
+ * encoded content, in the transfer-decoded content and in the UTF-8 text
+ * the tokenizer reads. Edits (UTF-8 offsets) fall into groups of adjacent
+ * units; only the units of a group are converted back and re-encoded.
+ */
+#include <errno.h>
+#include <string.h>
+#include <gio/gio.h>
+#include <gmime/gmime.h>
+
+#include "html_links.h"
+#include "message.h"
+#include "rewrite.h"
+
+#define SMTP_LINE_MAX 998
+
+typedef struct unit {
+	gsize e0, e1;            /* encoded content (identity and QP) */
+	gsize d0, d1;            /* transfer-decoded content */
+	gsize u0, u1;            /* UTF-8 text */
+} unit;
+
+typedef struct edit {
+	gsize s, e;              /* UTF-8 range replaced by repl */
+	gsize bs, be;            /* the same with quotes, for brepl (own line) */
+	char *repl, *brepl;
+	gboolean link;           /* a link (else the pixel) */
+} edit;
+
+typedef struct part_job {
+	GMimeObject *obj;
+	gsize off, end;          /* content in the raw message */
+	GMimeContentEncoding enc;
+	const char *charset;     /* as declared, or NULL */
+	iconv_t to_cs;           /* UTF-8 -> charset, or (iconv_t)-1 */
+	const char *c;           /* content (raw + off) */
+	gsize clen;
+	GByteArray *dec;         /* transfer-decoded, when not identity */
+	const char *d;
+	gsize dlen;
+	GString *u8;             /* UTF-8, when not the decoded bytes themselves */
+	const char *u;
+	gsize ulen;
+	GArray *units;
+	const char *eol;
+	GByteArray *out;         /* the new content, when changed */
+} part_job;
+
+typedef struct rw {
+	const guint8 *raw;
+	gsize len;
+	const rewrite_opts *o;
+	GPtrArray *unsub;        /* List-Unsubscribe URLs */
+	GPtrArray *jobs;
+	guint next_link;
+	rewrite_stats st;
+	GString *notes;          /* parts and groups left alone, for the reason */
+	char *refuse;
+} rw;
+
+const char *
+rewrite_status_name(rewrite_status st)
+{
+	switch (st) {
+	case REWRITE_DONE: return "done";
+	case REWRITE_UNCHANGED: return "unchanged";
+	case REWRITE_REFUSED: return "refused";
+	case REWRITE_FAILED: return "failed";
+	}
+	return "?";
+}
+
+/* Add a note (part or group left alone) for the log line. */
+static void G_GNUC_PRINTF(2, 3)
+note(rw *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->notes->len > 0)
+		g_string_append(r->notes, "; ");
+	va_start(ap, fmt);
+	g_string_append_vprintf(r->notes, fmt, ap);
+	va_end(ap);
+}
+
+/* ------------------------------------------------------------- checks */
+
+/* foreach visitor: why the message must not be touched, if it must not. */
+static void
+check_part(GMimeObject *parent, GMimeObject *part, gpointer data)
+{
+	static const char *const never[][2] = {
+		{ "multipart", "signed" }, { "multipart", "encrypted" },
+		{ "application", "pkcs7-mime" }, { "application", "x-pkcs7-mime" },
+		{ "application", "pkcs7-signature" }, { "application", "x-pkcs7-signature" },
+		{ "application", "pgp-encrypted" }, { "application", "pgp-signature" },
+		{ "text", "calendar" }, { "application", "ics" },
+	};
+	GMimeContentType *ct = g_mime_object_get_content_type(part);
+	rw *r = data;
+	gsize i;
+
+	for (i = 0; r->refuse == NULL && ct != NULL && i < G_N_ELEMENTS(never); i++)
+		if (g_mime_content_type_is_type(ct, never[i][0], never[i][1]))
+			r->refuse = g_strdup_printf("%s/%s part: never modified", never[i][0], never[i][1]);
+}
+
+/* foreach visitor: collect the HTML body parts. */
+static void
+find_html(GMimeObject *parent, GMimeObject *part, gpointer data)
+{
+	GMimeContentType *ct = g_mime_object_get_content_type(part);
+	GMimeDataWrapper *w;
+	GMimeStream *s;
+	part_job *j;
+	rw *r = data;
+
+	if (!GMIME_IS_PART(part) || ct == NULL || !g_mime_content_type_is_type(ct, "text", "html") ||
+	    message_part_is_attachment(parent, part))
+		return;
+	w = g_mime_part_get_content(GMIME_PART(part));
+	s = w != NULL ? g_mime_data_wrapper_get_stream(w) : NULL;
+	if (s == NULL)
+		return;
+	j = g_new0(part_job, 1);
+	j->obj = part;
+	j->off = s->bound_start;
+	j->end = s->bound_end < 0 ? r->len : (gsize)s->bound_end;
+	j->enc = g_mime_part_get_content_encoding(GMIME_PART(part));
+	j->charset = g_mime_object_get_content_type_parameter(part, "charset");
+	j->to_cs = (iconv_t)-1;
+	j->units = g_array_new(FALSE, FALSE, sizeof(unit));
+	g_ptr_array_add(r->jobs, j);
+}
+
+static void
+job_free(gpointer data)
+{
+	part_job *j = data;
+
+	if (j->dec != NULL)
+		g_byte_array_unref(j->dec);
+	if (j->u8 != NULL)
+		g_string_free(j->u8, TRUE);
+	if (j->out != NULL)
+		g_byte_array_unref(j->out);
+	if (j->to_cs != (iconv_t)-1)
+		g_mime_iconv_close(j->to_cs);
+	g_array_unref(j->units);
+	g_free(j);
+}
+
+/* The URLs of every List-Unsubscribe header ("<url>, <url>"). */
+static void
+list_unsubscribe(rw *r, GMimeMessage *msg)
+{
+	GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(msg));
+	int i, n = g_mime_header_list_get_count(hl);
+
+	for (i = 0; i < n; i++) {
+		GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+		const char *v = g_mime_header_get_value(h), *lt, *gt;
+
+		if (v == NULL || g_ascii_strcasecmp(g_mime_header_get_name(h), "List-Unsubscribe") != 0)
+			continue;
+		for (; (lt = strchr(v, '<')) != NULL && (gt = strchr(lt, '>')) != NULL; v = gt + 1)
+			g_ptr_array_add(r->unsub, g_strstrip(g_strndup(lt + 1, gt - lt - 1)));
+	}
+	g_ptr_array_add(r->unsub, NULL);
+}
+
+/* ------------------------------------------------------------- decoding */
+
+/* Convert in[0..n) with cd, appending to out; the shift state is reset
+ * before and flushed after. FALSE on bytes the charset cannot take. */
+static gboolean
+conv(iconv_t cd, const char *in, gsize n, GString *out)
+{
+	char *ip = (char *)in, *op;
+	size_t il = n, ol, r;
+	gsize used;
+	gboolean flushing = FALSE;
+
+	iconv(cd, NULL, NULL, NULL, NULL);
+	for (;;) {
+		used = out->len;
+		ol = il * 4 + 32;
+		g_string_set_size(out, used + ol);
+		op = out->str + used;
+		r = flushing ? iconv(cd, NULL, NULL, &op, &ol) : iconv(cd, &ip, &il, &op, &ol);
+		g_string_set_size(out, op - out->str);
+		if (r == (size_t)-1 && errno != E2BIG)
+			return FALSE;
+		if (r != (size_t)-1 && flushing)
+			return TRUE;
+		if (r != (size_t)-1 && il == 0)
+			flushing = TRUE;
+	}
+}
+
+/* Append a unit with the same range in encoded and decoded bytes. */
+static void
+add_line_units(part_job *j, gsize base_e, gboolean same)
+{
+	gsize p = 0, q;
+
+	while (p < j->dlen) {
+		const char *nl = memchr(j->d + p, '\n', j->dlen - p);
+		unit u = { 0 };
+		q = nl != NULL ? (gsize)(nl - j->d) + 1 : j->dlen;
+		u.d0 = p;
+		u.d1 = q;
+		if (same) {
+			u.e0 = base_e + p;
+			u.e1 = base_e + q;
+		}
+		g_array_append_val(j->units, u);
+		p = q;
+	}
+}
+
+/* Quoted-printable: decode hard line by hard line (a line ending in '='
+ * continues). FALSE when a line leaves the decoder mid-escape. */
+static gboolean
+decode_qp(part_job *j)
+{
+	gsize p = 0;
+	int state = 0;
+	guint32 save = 0;
+
+	j->dec = g_byte_array_sized_new(j->clen);
+	while (p < j->clen) {
+		gsize q = p, have = j->dec->len;
+		unit u = { 0 };
+		for (;;) {
+			const char *nl = memchr(j->c + q, '\n', j->clen - q);
+			gsize e = nl != NULL ? (gsize)(nl - j->c) : j->clen;
+			gsize t = e > q && j->c[e - 1] == '\r' ? e - 1 : e;
+			q = nl != NULL ? e + 1 : e;
+			if (nl == NULL || t == p || j->c[t - 1] != '=')
+				break;
+		}
+		g_byte_array_set_size(j->dec, have + (q - p));
+		g_byte_array_set_size(j->dec, have + g_mime_encoding_quoted_decode_step(
+		    (const guchar *)j->c + p, q - p, j->dec->data + have, &state, &save));
+		if (state != 0)
+			return FALSE;
+		u.e0 = p;
+		u.e1 = q;
+		u.d0 = have;
+		u.d1 = j->dec->len;
+		g_array_append_val(j->units, u);
+		p = q;
+	}
+	j->d = (const char *)j->dec->data;
+	j->dlen = j->dec->len;
+	return TRUE;
+}
+
+/* Is this charset one the line-by-line approach cannot take? */
+static gboolean
+charset_unusable(const char *cs)
+{
+	char *low = g_ascii_strdown(cs, -1);
+	gboolean bad = strstr(low, "utf-16") != NULL || strstr(low, "utf-32") != NULL ||
+	    strstr(low, "ucs") != NULL || strstr(low, "utf-7") != NULL || strstr(low, "utf16") != NULL ||
+	    strstr(low, "utf32") != NULL || strstr(low, "utf7") != NULL;
+
+	g_free(low);
+	return bad;
+}
+
+/* Decode transfer encoding and charset; units and the UTF-8 text. FALSE
+ * (with a note) when the part is to be left alone. */
+static gboolean
+decode_part(rw *r, part_job *j, guint n)
+{
+	const char *cs = j->charset;
+	iconv_t from = (iconv_t)-1;
+	guint i;
+	gboolean ok = TRUE;
+
+	j->c = (const char *)r->raw + j->off;
+	j->clen = j->end - j->off;
+	/* line ends as the blank line before the content has them */
+	j->eol = j->off >= 2 && r->raw[j->off - 2] == '\r' && r->raw[j->off - 1] == '\n' ? "\r\n" : "\n";
+	switch (j->enc) {
+	case GMIME_CONTENT_ENCODING_DEFAULT:
+	case GMIME_CONTENT_ENCODING_7BIT:
+	case GMIME_CONTENT_ENCODING_8BIT:
+	case GMIME_CONTENT_ENCODING_BINARY:
+		j->d = j->c;
+		j->dlen = j->clen;
+		add_line_units(j, 0, TRUE);
+		break;
+	case GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE:
+		if (!decode_qp(j)) {
+			note(r, "HTML part %u: quoted-printable line ends inside an escape", n);
+			return FALSE;
+		}
+		break;
+	case GMIME_CONTENT_ENCODING_BASE64: {
+		int state = 0;
+		guint32 save = 0;
+		j->dec = g_byte_array_sized_new(j->clen * 3 / 4 + 4);
+		g_byte_array_set_size(j->dec, g_mime_encoding_base64_decode_step(
+		    (const guchar *)j->c, j->clen, j->dec->data, &state, &save));
+		j->d = (const char *)j->dec->data;
+		j->dlen = j->dec->len;
+		add_line_units(j, 0, FALSE);
+		break;
+	}
+	default:
+		note(r, "HTML part %u: transfer encoding not handled", n);
+		return FALSE;
+	}
+	if (r->o->max_html_size > 0 && j->dlen > r->o->max_html_size) {
+		note(r, "HTML part %u: %" G_GSIZE_FORMAT " bytes, over max_html_size", n, j->dlen);
+		return FALSE;
+	}
+	if (memmem(j->d, j->dlen, "-----BEGIN PGP", 14) != NULL) {
+		r->refuse = g_strdup("inline PGP in the HTML: never modified");
+		return FALSE;
+	}
+	if (cs == NULL || g_ascii_strcasecmp(cs, "utf-8") == 0 || g_ascii_strcasecmp(cs, "utf8") == 0 ||
+	    g_ascii_strcasecmp(cs, "us-ascii") == 0 || g_ascii_strcasecmp(cs, "ascii") == 0) {
+		j->u = j->d;
+		j->ulen = j->dlen;
+		for (i = 0; i < j->units->len; i++) {
+			unit *u = &g_array_index(j->units, unit, i);
+			u->u0 = u->d0;
+			u->u1 = u->d1;
+		}
+		return TRUE;
+	}
+	if (charset_unusable(cs) || (from = g_mime_iconv_open("UTF-8", cs)) == (iconv_t)-1 ||
+	    (j->to_cs = g_mime_iconv_open(cs, "UTF-8")) == (iconv_t)-1) {
+		if (from != (iconv_t)-1)
+			g_mime_iconv_close(from);
+		note(r, "HTML part %u: charset %s not usable", n, cs);
+		return FALSE;
+	}
+	j->u8 = g_string_sized_new(j->dlen + j->dlen / 4 + 16);
+	for (i = 0; ok && i < j->units->len; i++) {
+		unit *u = &g_array_index(j->units, unit, i);
+		u->u0 = j->u8->len;
+		ok = conv(from, j->d + u->d0, u->d1 - u->d0, j->u8);
+		u->u1 = j->u8->len;
+	}
+	if (ok && strstr(g_mime_charset_iconv_name(cs), "2022") != NULL) {
+		/* stateful: lines must each start in ASCII for the split to hold */
+		GString *whole = g_string_sized_new(j->u8->len + 16);
+		ok = conv(from, j->d, j->dlen, whole) && whole->len == j->u8->len &&
+		    memcmp(whole->str, j->u8->str, whole->len) == 0;
+		g_string_free(whole, TRUE);
+	}
+	g_mime_iconv_close(from);
+	if (!ok) {
+		note(r, "HTML part %u: content is not valid %s line by line", n, cs);
+		return FALSE;
+	}
+	j->u = j->u8->str;
+	j->ulen = j->u8->len;
+	return TRUE;
+}
+
+/* ------------------------------------------------------------- encoding */
+
+/* Quoted-printable for decoded bytes, hard line by hard line, with GMime's
+ * encoder; soft breaks take the line's own line end. */
+static void
+encode_qp(const char *d, gsize n, const char *eol, GByteArray *out)
+{
+	gsize p = 0;
+
+	while (p < n) {
+		const char *nl = memchr(d + p, '\n', n - p);
+		gsize e = nl != NULL ? (gsize)(nl - d) : n, t = e, k, len;
+		const char *le = eol;
+		guchar *buf;
+		int state = -1;
+		guint32 save = 0;
+
+		if (nl != NULL)
+			le = t > p && d[t - 1] == '\r' ? (t--, "\r\n") : "\n";
+		buf = g_malloc(GMIME_QP_ENCODE_LEN(t - p) + 8);
+		len = g_mime_encoding_quoted_encode_close((const guchar *)d + p, t - p, buf, &state, &save);
+		if (len >= 2 && buf[len - 2] == '=' && buf[len - 1] == '\n')
+			len -= 2;                /* the soft break GMime ends with */
+		for (k = 0; k < len; k++) {
+			if (buf[k] == '\n')
+				g_byte_array_append(out, (const guint8 *)le, strlen(le));
+			else
+				g_byte_array_append(out, buf + k, 1);
+		}
+		g_free(buf);
+		if (nl != NULL)
+			g_byte_array_append(out, (const guint8 *)le, strlen(le));
+		p = nl != NULL ? e + 1 : n;
+	}
+}
+
+/* Does decoding enc[0..n) as quoted-printable give d[0..dn)? */
+static gboolean
+qp_roundtrips(const guint8 *enc, gsize n, const char *d, gsize dn)
+{
+	guchar *buf = g_malloc(n + 1);
+	int state = 0;
+	guint32 save = 0;
+	gsize len = g_mime_encoding_quoted_decode_step(enc, n, buf, &state, &save);
+	gboolean same = len == dn && memcmp(buf, d, dn) == 0;
+
+	g_free(buf);
+	return same;
+}
+
+/* The longest line of s[0..n), line end not counted. */
+static gsize
+longest_line(const char *s, gsize n)
+{
+	gsize p = 0, best = 0;
+
+	while (p < n) {
+		const char *nl = memchr(s + p, '\n', n - p);
+		gsize e = nl != NULL ? (gsize)(nl - s) : n, l = e - p;
+		if (nl != NULL && l > 0 && s[e - 1] == '\r')
+			l--;
+		best = MAX(best, l);
+		p = e + 1;
+	}
+	return best;
+}
+
+/* Base64 of d with the line length and line end the part had. */
+static void
+encode_b64(part_job *j, const GString *d, GByteArray *out)
+{
+	const char *nl = memchr(j->c, '\n', j->clen);
+	gsize first = nl != NULL ? (gsize)(nl - j->c) : j->clen, width = 76, p, n;
+	char *b = g_base64_encode((const guchar *)d->str, d->len);
+	gboolean tail = j->clen > 0 && j->c[j->clen - 1] == '\n';
+
+	if (first > 0 && j->c[first - 1] == '\r')
+		first--;
+	if (nl != NULL && first % 4 == 0 && first >= 4 && first <= 76)
+		width = first;
+	n = strlen(b);
+	for (p = 0; p < n; p += width) {
+		g_byte_array_append(out, (const guint8 *)b + p, MIN(width, n - p));
+		if (p + width < n || tail)
+			g_byte_array_append(out, (const guint8 *)j->eol, strlen(j->eol));
+	}
+	g_free(b);
+}
+
+/* ------------------------------------------------------------- editing */
+
+/* The unit holding UTF-8 offset at (the last one for the end). */
+static guint
+unit_at(const part_job *j, gsize at)
+{
+	guint lo = 0, hi = j->units->len;
+
+	while (hi - lo > 1) {
+		guint mid = (lo + hi) / 2;
+		if (g_array_index(j->units, unit, mid).u0 <= at)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The UTF-8 text of units [a, b] with edits [ei, ej) applied. */
+static GString *
+apply(const part_job *j, guint a, guint b, const edit *ed, guint ei, guint ej, gboolean own_line)
+{
+	gsize pos = g_array_index(j->units, unit, a).u0, end = g_array_index(j->units, unit, b).u1;
+	GString *s = g_string_sized_new(end - pos + 1024);
+	guint i;
+
+	for (i = ei; i < ej; i++) {
+		gsize es = own_line ? ed[i].bs : ed[i].s, ee = own_line ? ed[i].be : ed[i].e;
+		g_string_append_len(s, j->u + pos, es - pos);
+		g_string_append(s, own_line ? ed[i].brepl : ed[i].repl);
+		pos = ee;
+	}
+	g_string_append_len(s, j->u + pos, end - pos);
+	return s;
+}
+
+/* Make one group's new encoded (or, base64, decoded) bytes; NULL when the
+ * group is to be left alone. */
+static GByteArray *
+group_bytes(rw *r, part_job *j, guint a, guint b, const edit *ed, guint ei, guint ej, guint n)
+{
+	const unit *ua = &g_array_index(j->units, unit, a), *ub = &g_array_index(j->units, unit, b);
+	gboolean own_line = FALSE, identity = j->enc != GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE &&
+	    j->enc != GMIME_CONTENT_ENCODING_BASE64;
+	GByteArray *out = NULL;
+
+	for (;;) {
+		GString *u8 = apply(j, a, b, ed, ei, ej, own_line), *d = u8;
+		gboolean fits, encoded = TRUE;
+
+		if (j->u8 != NULL) {             /* back to the charset, exactly */
+			GString *old = g_string_new(NULL);
+			d = g_string_new(NULL);
+			if (!conv(j->to_cs, j->u + ua->u0, ub->u1 - ua->u0, old) ||
+			    old->len != ub->d1 - ua->d0 || memcmp(old->str, j->d + ua->d0, old->len) != 0 ||
+			    !conv(j->to_cs, u8->str, u8->len, d)) {
+				note(r, "HTML part %u: a changed line does not convert back to %s exactly", n, j->charset);
+				g_string_free(old, TRUE);
+				g_string_free(d, TRUE);
+				g_string_free(u8, TRUE);
+				return NULL;
+			}
+			g_string_free(old, TRUE);
+			g_string_free(u8, TRUE);
+		}
+		out = g_byte_array_new();
+		if (j->enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE) {
+			encode_qp(d->str, d->len, j->eol, out);
+			encoded = qp_roundtrips(out->data, out->len, d->str, d->len);
+		} else
+			g_byte_array_append(out, (const guint8 *)d->str, d->len);
+		fits = !identity || j->enc == GMIME_CONTENT_ENCODING_BINARY ||
+		    longest_line(d->str, d->len) <= MAX(SMTP_LINE_MAX, longest_line(j->d + ua->d0, ub->d1 - ua->d0));
+		g_string_free(d, TRUE);
+		if (encoded && fits)
+			return out;
+		g_clear_pointer(&out, g_byte_array_unref);
+		if (own_line || !encoded) {
+			note(r, "HTML part %u: links left alone (%s)", n,
+			    own_line ? "lines would pass 998 octets" : "re-encoding check failed");
+			return NULL;
+		}
+		own_line = TRUE;
+	}
+}
+
+/* The edits for one part: links and, in the main part, the pixel. */
+static GArray *
+make_edits(rw *r, part_job *j, const html_scan *sc, gboolean main_part)
+{
+	GArray *ed = g_array_new(FALSE, TRUE, sizeof(edit));
+	guint i;
+
+	for (i = 0; i < sc->links->len; i++) {
+		const html_link *l = &g_array_index(sc->links, html_link, i);
+		char *url, *q;
+		edit e = { 0 };
+
+		if (l->verdict != HTML_TRACK) {
+			r->st.skipped += l->verdict != HTML_SKIP_SCHEME;
+			continue;
+		}
+		if (!r->o->clicks)
+			continue;
+		url = token_click_url(r->o->ring, r->o->base_url, r->o->track_id, r->next_link, l->target);
+		if (url == NULL) {
+			r->st.skipped++;
+			continue;
+		}
+		r->next_link++;
+		e.s = l->start;
+		e.e = l->end;
+		e.bs = l->vstart;
+		e.be = l->vend;
+		e.repl = html_links_attr_value(l, url);
+		q = html_links_attr_quoted(url);
+		e.brepl = g_strconcat(j->eol, q, NULL);
+		e.link = TRUE;
+		g_free(q);
+		g_free(url);
+		g_array_append_val(ed, e);
+	}
+	if (main_part && r->o->opens) {
+		char *url = token_open_url(r->o->ring, r->o->base_url, r->o->track_id);
+		edit e = { 0 };
+		if (url != NULL) {
+			e.s = e.e = e.bs = e.be = sc->pixel_at >= 0 ? (gsize)sc->pixel_at : j->ulen;
+			e.repl = html_links_pixel(url);
+			e.brepl = g_strconcat(j->eol, e.repl, NULL);
+			g_array_append_val(ed, e);
+			g_free(url);
+		}
+	}
+	return ed;
+}
+
+/* Order edits by position (the pixel after a link ending at the same spot). */
+static gint
+edit_cmp(gconstpointer a, gconstpointer b)
+{
+	const edit *x = a, *y = b;
+
+	if (x->bs != y->bs)
+		return x->bs < y->bs ? -1 : 1;
+	return (int)y->link - (int)x->link;
+}
+
+static void
+edit_clear(gpointer data)
+{
+	edit *e = data;
+
+	g_free(e->repl);
+	g_free(e->brepl);
+}
+
+/* Apply the edits group by group and build the part's new content. */
+static void
+rebuild(rw *r, part_job *j, GArray *eds, guint n)
+{
+	const edit *ed = (const edit *)(void *)eds->data;
+	GPtrArray *bytes = g_ptr_array_new_with_free_func((GDestroyNotify)g_byte_array_unref);
+	GArray *span = g_array_new(FALSE, FALSE, sizeof(guint));   /* a, b per group */
+	GString *dec = NULL;
+	guint i = 0, k, u;
+
+	while (i < eds->len) {
+		guint a = unit_at(j, ed[i].bs), b = unit_at(j, ed[i].be > ed[i].bs ? ed[i].be - 1 : ed[i].be);
+		guint ei = i, nl = 0, ui[2];
+		GByteArray *g;
+		for (i++; i < eds->len && unit_at(j, ed[i].bs) <= b; i++)
+			b = MAX(b, unit_at(j, ed[i].be > ed[i].bs ? ed[i].be - 1 : ed[i].be));
+		for (k = ei; k < i; k++)
+			nl += ed[k].link;
+		if ((g = group_bytes(r, j, a, b, ed, ei, i, n)) == NULL) {
+			r->st.skipped += nl;
+			continue;
+		}
+		r->st.links += nl;
+		r->st.pixel |= nl < i - ei;
+		ui[0] = a;
+		ui[1] = b;
+		g_array_append_vals(span, ui, 2);
+		g_ptr_array_add(bytes, g);
+	}
+	if (bytes->len == 0)
+		goto out;
+	j->out = g_byte_array_sized_new(j->clen + 4096);
+	if (j->enc == GMIME_CONTENT_ENCODING_BASE64)
+		dec = g_string_sized_new(j->dlen + 4096);
+	for (u = 0, k = 0; u < j->units->len; u++) {
+		const unit *un = &g_array_index(j->units, unit, u);
+		if (k < bytes->len && g_array_index(span, guint, 2 * k) == u) {
+			GByteArray *g = g_ptr_array_index(bytes, k);
+			if (dec != NULL)
+				g_string_append_len(dec, (const char *)g->data, g->len);
+			else
+				g_byte_array_append(j->out, g->data, g->len);
+			u = g_array_index(span, guint, 2 * k + 1);
+			k++;
+		} else if (dec != NULL)
+			g_string_append_len(dec, j->d + un->d0, un->d1 - un->d0);
+		else
+			g_byte_array_append(j->out, (const guint8 *)j->c + un->e0, un->e1 - un->e0);
+	}
+	if (dec != NULL) {
+		encode_b64(j, dec, j->out);
+		g_string_free(dec, TRUE);
+	}
+	r->st.parts++;
+out:
+	g_ptr_array_unref(bytes);
+	g_array_unref(span);
+}
+
+/* One HTML part: decode, scan, edit, encode. */
+static gboolean
+do_part(rw *r, part_job *j, guint n, GError **err)
+{
+	html_filter f = { r->o->exclude_domains, (const char *const *)r->unsub->pdata,
+	    r->o->base_url, j->charset };
+	html_scan sc = { 0 };
+	GArray *eds;
+
+	if (!decode_part(r, j, n))
+		return TRUE;
+	if (j->units->len == 0) {                /* empty part: one empty unit */
+		unit u = { 0 };
+		g_array_append_val(j->units, u);
+	}
+	if (!html_links_scan(j->u, j->ulen, &f, &sc, err))
+		return FALSE;
+	eds = make_edits(r, j, &sc, n == 1);
+	g_array_set_clear_func(eds, edit_clear);
+	g_array_sort(eds, edit_cmp);
+	if (eds->len > 0)
+		rebuild(r, j, eds, n);
+	g_array_unref(eds);
+	html_links_clear(&sc);
+	return TRUE;
+}
+
+/* ------------------------------------------------------------- message */
+
+/* Offset of the body: after the blank line that ends the header block. */
+static gsize
+body_start(GMimeParser *p, const guint8 *raw, gsize len)
+{
+	gint64 he = g_mime_parser_get_headers_end(p);
+	gsize at = he < 0 ? 0 : MIN((gsize)he, len);
+
+	if (at + 1 < len && raw[at] == '\r' && raw[at + 1] == '\n')
+		return at + 2;
+	if (at < len && raw[at] == '\n')
+		return at + 1;
+	return at;
+}
+
+/* Rewrite a message (see rewrite.h). */
+rewrite_status
+rewrite_message(const guint8 *raw, gsize len, const rewrite_opts *opts,
+    GByteArray *new_body, rewrite_stats *stats, char **reason, GError **err)
+{
+	GMimeStream *stream;
+	GMimeParser *parser;
+	GMimeMessage *msg;
+	GMimeHeaderList *hl;
+	rewrite_status st = REWRITE_UNCHANGED;
+	rw r = { 0 };
+	gsize body, pos;
+	guint i;
+
+	*reason = NULL;
+	message_gmime_init();
+	stream = g_mime_stream_mem_new_with_buffer((const char *)(raw != NULL ? raw : (const guint8 *)""), len);
+	parser = g_mime_parser_new_with_stream(stream);
+	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+	msg = g_mime_parser_construct_message(parser, NULL);
+	if (msg == NULL) {
+		g_set_error(err, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "GMime cannot parse the message");
+		*reason = g_strdup("GMime cannot parse the message");
+		g_object_unref(parser);
+		g_object_unref(stream);
+		return REWRITE_FAILED;
+	}
+	body = body_start(parser, raw, len);
+	r.raw = raw;
+	r.len = len;
+	r.o = opts;
+	r.unsub = g_ptr_array_new_with_free_func(g_free);
+	r.jobs = g_ptr_array_new_with_free_func(job_free);
+	r.notes = g_string_new(NULL);
+	hl = g_mime_object_get_header_list(GMIME_OBJECT(msg));
+	if (g_mime_header_list_contains(hl, "DKIM-Signature") ||
+	    g_mime_header_list_contains(hl, "ARC-Message-Signature"))
+		r.refuse = g_strdup("already DKIM/ARC-signed: crm-milter must be placed before the signer");
+	if (r.refuse == NULL)
+		g_mime_message_foreach(msg, check_part, &r);
+	if (r.refuse != NULL)
+		goto done;
+	g_mime_message_foreach(msg, find_html, &r);
+	list_unsubscribe(&r, msg);
+	if (r.jobs->len == 0 || (!opts->opens && !opts->clicks)) {
+		*reason = g_strdup(r.jobs->len == 0 ? "no HTML body part" : "neither opens nor clicks tracked");
+		goto done;
+	}
+	for (i = 0, pos = body; i < r.jobs->len; i++) {
+		part_job *j = g_ptr_array_index(r.jobs, i);
+		if (j->off < pos || j->end < j->off || j->end > len) {
+			g_set_error(err, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+			    "HTML part %u is not where the body is (%" G_GSIZE_FORMAT "..%" G_GSIZE_FORMAT ")",
+			    i + 1, j->off, j->end);
+			st = REWRITE_FAILED;
+			goto done;
+		}
+		pos = j->end;
+		if (!do_part(&r, j, i + 1, err)) {
+			st = REWRITE_FAILED;
+			goto done;
+		}
+		if (r.refuse != NULL)
+			goto done;
+	}
+	if (r.st.parts == 0) {
+		*reason = g_strdup_printf("nothing to rewrite (%u links left alone%s%s)", r.st.skipped,
+		    r.notes->len > 0 ? "; " : "", r.notes->str);
+		goto done;
+	}
+	g_byte_array_set_size(new_body, 0);
+	for (i = 0, pos = body; i < r.jobs->len; i++) {
+		part_job *j = g_ptr_array_index(r.jobs, i);
+		if (j->out == NULL)
+			continue;
+		g_byte_array_append(new_body, raw + pos, j->off - pos);
+		g_byte_array_append(new_body, j->out->data, j->out->len);
+		pos = j->end;
+	}
+	g_byte_array_append(new_body, raw + pos, len - pos);
+	st = REWRITE_DONE;
+	*reason = g_strdup_printf("%u links rewritten in %u HTML parts, pixel %s, %u links left alone%s%s",
+	    r.st.links, r.st.parts, r.st.pixel ? "added" : "not added", r.st.skipped,
+	    r.notes->len > 0 ? "; " : "", r.notes->str);
+done:
+	if (r.refuse != NULL) {
+		st = REWRITE_REFUSED;
+		g_free(*reason);
+		*reason = g_steal_pointer(&r.refuse);
+	}
+	if (st == REWRITE_FAILED && *reason == NULL)
+		*reason = g_strdup(err != NULL && *err != NULL ? (*err)->message : "rewrite failed");
+	if (stats != NULL)
+		*stats = r.st;
+	g_ptr_array_unref(r.jobs);
+	g_ptr_array_unref(r.unsub);
+	g_string_free(r.notes, TRUE);
+	g_object_unref(msg);
+	g_object_unref(parser);
+	g_object_unref(stream);
+	return st;
+}

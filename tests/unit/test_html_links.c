@@ -1,0 +1,342 @@
+/*
+ * test_html_links.c - html_links_scan on HTML shaped like what mail
+ * clients and newsletter tools write: which links are found, the exact
+ * bytes of each value's span, its quoting, the URL a browser would open
+ * and the verdict; where the pixel goes. Also html_links_target (URL
+ * normalisation: IDN, percent-encoding, blanks, backslashes, ports),
+ * the replacement values (escaping, quoting) and the link limit.
+ *
+ * Every table row: a label, the input, and what must come out.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <glib.h>
+
+#include "html_links.h"
+
+typedef struct want_link {
+	const char *tag;
+	html_verdict verdict;
+	const char *raw;          /* the bytes of [start, end) */
+	const char *target;       /* NULL: must be NULL */
+	char quote;
+	gboolean vml, mso;
+} want_link;
+
+typedef struct scan_case {
+	const char *label;
+	const char *html;
+	const char *charset;      /* filter charset */
+	const char *pixel_before; /* pixel_at is its last occurrence; NULL: -1 */
+	guint n;
+	want_link links[8];
+} scan_case;
+
+static const char *const exclude[] = { "partner.test", ".excluded.example", NULL };
+static const char *const skip[] = { "https://Lists.Example.com/unsub?id=1", NULL };
+
+static const scan_case scan_cases[] = {
+	{ "plain double-quoted link, pixel before </body>",
+	  "<html><body><p>See <a href=\"https://www.example.com/pricing\">pricing</a>.</p></body></html>",
+	  NULL, "</body>", 1,
+	  { { "a", HTML_TRACK, "https://www.example.com/pricing", "https://www.example.com/pricing", '"', FALSE, FALSE } } },
+	{ "upper-case unquoted attribute with &amp; (Outlook 2003 style)",
+	  "<BODY><A HREF=http://WWW.Example.COM/a?x=1&amp;y=2>go</A></BODY>",
+	  NULL, "</BODY>", 1,
+	  { { "a", HTML_TRACK, "http://WWW.Example.COM/a?x=1&amp;y=2", "http://www.example.com/a?x=1&y=2", 0, FALSE, FALSE } } },
+	{ "numeric, hex and legacy entities decoded as a browser does",
+	  "<a href='https://e.example/p?a=1&#38;b=2&#x26;c=3&copy=4&amp;d=%20'>x</a>",
+	  NULL, NULL, 1,
+	  { { "a", HTML_TRACK, "https://e.example/p?a=1&#38;b=2&#x26;c=3&copy=4&amp;d=%20",
+	      "https://e.example/p?a=1&b=2&c=3&copy=4&d=%20", '\'', FALSE, FALSE } } },
+	{ "entity in the scheme still makes an http link",
+	  "<a href=\"http&#58;//e.example/\">x</a>", NULL, NULL, 1,
+	  { { "a", HTML_TRACK, "http&#58;//e.example/", "http://e.example/", '"', FALSE, FALSE } } },
+	{ "mailto, tel, fragment, relative, javascript, ftp are left alone",
+	  "<a href=\"mailto:a@example.com\">m</a><a href=\"tel:+441234\">t</a><a href=\"#top\">f</a>"
+	  "<a href=\"/rel/x\">r</a><a href=\"javascript:void(0)\">j</a><a href=\"ftp://e.example/\">f</a>",
+	  NULL, NULL, 6,
+	  { { "a", HTML_SKIP_SCHEME, "mailto:a@example.com", NULL, '"', FALSE, FALSE },
+	    { "a", HTML_SKIP_SCHEME, "tel:+441234", NULL, '"', FALSE, FALSE },
+	    { "a", HTML_SKIP_SCHEME, "#top", NULL, '"', FALSE, FALSE },
+	    { "a", HTML_SKIP_SCHEME, "/rel/x", NULL, '"', FALSE, FALSE },
+	    { "a", HTML_SKIP_SCHEME, "javascript:void(0)", NULL, '"', FALSE, FALSE },
+	    { "a", HTML_SKIP_SCHEME, "ftp://e.example/", NULL, '"', FALSE, FALSE } } },
+	{ "<area> of an image map, single-quoted and unquoted",
+	  "<map name=m><AREA SHAPE=rect HREF='https://e.example/emea' ALT=\"EMEA\"><area href=https://e.example/us alt=US></map>",
+	  NULL, NULL, 2,
+	  { { "area", HTML_TRACK, "https://e.example/emea", "https://e.example/emea", '\'', FALSE, FALSE },
+	    { "area", HTML_TRACK, "https://e.example/us", "https://e.example/us", 0, FALSE, FALSE } } },
+	{ "VML button in an mso conditional comment, and its fallback",
+	  "<td><!--[if mso]>\r\n<v:roundrect xmlns:v=\"urn:schemas-microsoft-com:vml\" href=\"https://e.example/reg?id=3&amp;s=n\" "
+	  "style=\"height:44px\"><w:anchorlock/><center>Register</center></v:roundrect>\r\n<![endif]-->"
+	  "<a href=\"https://e.example/reg?id=3&amp;s=n\" style=\"mso-hide:all\">Register</a></td>",
+	  NULL, NULL, 2,
+	  { { "v:roundrect", HTML_TRACK, "https://e.example/reg?id=3&amp;s=n", "https://e.example/reg?id=3&s=n", '"', TRUE, TRUE },
+	    { "a", HTML_TRACK, "https://e.example/reg?id=3&amp;s=n", "https://e.example/reg?id=3&s=n", '"', FALSE, FALSE } } },
+	{ "gte mso 9 and (gte mso 9)|(IE) conditions are Outlook's too",
+	  "<!--[if gte mso 9]><a href=\"https://e.example/a\">a</a><![endif]-->"
+	  "<!--[if (gte mso 9)|(IE)]><v:rect href=\"https://e.example/b\"></v:rect><![endif]-->",
+	  NULL, NULL, 2,
+	  { { "a", HTML_TRACK, "https://e.example/a", "https://e.example/a", '"', FALSE, TRUE },
+	    { "v:rect", HTML_TRACK, "https://e.example/b", "https://e.example/b", '"', TRUE, TRUE } } },
+	{ "negated and non-mso conditionals and plain comments are not rendered: no links",
+	  "<!--[if !mso]><a href=\"https://e.example/x\">x</a><![endif]--><!--[if IE]><a href=\"https://e.example/y\">y</a><![endif]-->"
+	  "<!-- old: <a href=\"https://e.example/z\">z</a> -->",
+	  NULL, NULL, 0, { { 0 } } },
+	{ "downlevel-revealed content outside the comment is a normal link",
+	  "<!--[if !mso]><!--><a href=\"https://e.example/r\">r</a><!--<![endif]-->",
+	  NULL, NULL, 1,
+	  { { "a", HTML_TRACK, "https://e.example/r", "https://e.example/r", '"', FALSE, FALSE } } },
+	{ "links inside style, script, title and textarea are text, not links",
+	  "<title><a href=\"https://e.example/1\"></title><style>a[href=\"<a href='https://e.example/2'>\"]{}</style>"
+	  "<script>var s='<a href=\"https://e.example/3\">';</script><textarea><a href=\"https://e.example/4\"></textarea>"
+	  "<a href=\"https://e.example/5\">real</a>",
+	  NULL, NULL, 1,
+	  { { "a", HTML_TRACK, "https://e.example/5", "https://e.example/5", '"', FALSE, FALSE } } },
+	{ "unsubscribe by text (English, German, French), by img alt and by URL",
+	  "<a href=\"https://e.example/u1\">Unsubscribe from this list</a> <a href=\"https://e.example/u2\">Newsletter <b>abmelden</b></a> "
+	  "<a href=\"https://e.example/u3\">Se d\xc3\xa9sabonner</a> <a href=\"https://e.example/u4\"><img src=\"x.png\" alt=\"UNSUBSCRIBE\"></a> "
+	  "<a href=\"https://e.example/list/unsubscribe?u=9\">here</a> <a href=\"https://e.example/prefs\">update your preferences</a>",
+	  NULL, NULL, 6,
+	  { { "a", HTML_SKIP_UNSUBSCRIBE_TEXT, "https://e.example/u1", "https://e.example/u1", '"', FALSE, FALSE },
+	    { "a", HTML_SKIP_UNSUBSCRIBE_TEXT, "https://e.example/u2", "https://e.example/u2", '"', FALSE, FALSE },
+	    { "a", HTML_SKIP_UNSUBSCRIBE_TEXT, "https://e.example/u3", "https://e.example/u3", '"', FALSE, FALSE },
+	    { "a", HTML_SKIP_UNSUBSCRIBE_TEXT, "https://e.example/u4", "https://e.example/u4", '"', FALSE, FALSE },
+	    { "a", HTML_SKIP_UNSUBSCRIBE_URL, "https://e.example/list/unsubscribe?u=9", "https://e.example/list/unsubscribe?u=9", '"', FALSE, FALSE },
+	    { "a", HTML_TRACK, "https://e.example/prefs", "https://e.example/prefs", '"', FALSE, FALSE } } },
+	{ "List-Unsubscribe target (host case differs), notrack, tracker, excluded domains",
+	  "<a href=\"https://lists.example.com/unsub?id=1\">here</a><a data-crm-notrack href=\"https://e.example/p\">p</a>"
+	  "<a href=\"https://e.example/q\" data-crm-notrack=\"1\">q</a><a href=\"https://t.example.com/c/abc/def\">t</a>"
+	  "<a href=\"https://www.partner.test/x\">w</a><a href=\"https://partner.test./y\">d</a><a href=\"https://notpartner.test/z\">n</a>"
+	  "<a href=\"https://a.b.excluded.example/\">e</a>",
+	  NULL, NULL, 8,
+	  { { "a", HTML_SKIP_LIST_UNSUBSCRIBE, "https://lists.example.com/unsub?id=1", "https://lists.example.com/unsub?id=1", '"', FALSE, FALSE },
+	    { "a", HTML_SKIP_NOTRACK, "https://e.example/p", "https://e.example/p", '"', FALSE, FALSE },
+	    { "a", HTML_SKIP_NOTRACK, "https://e.example/q", "https://e.example/q", '"', FALSE, FALSE },
+	    { "a", HTML_SKIP_TRACKER, "https://t.example.com/c/abc/def", "https://t.example.com/c/abc/def", '"', FALSE, FALSE },
+	    { "a", HTML_SKIP_EXCLUDED, "https://www.partner.test/x", "https://www.partner.test/x", '"', FALSE, FALSE },
+	    { "a", HTML_SKIP_EXCLUDED, "https://partner.test./y", "https://partner.test./y", '"', FALSE, FALSE },
+	    { "a", HTML_TRACK, "https://notpartner.test/z", "https://notpartner.test/z", '"', FALSE, FALSE },
+	    { "a", HTML_SKIP_EXCLUDED, "https://a.b.excluded.example/", "https://a.b.excluded.example/", '"', FALSE, FALSE } } },
+	{ "IDN host and percent-encoding; query in the document's charset",
+	  "<a href=\"https://B\xc3\xbc" "cher.example/Stra\xc3\x9f" "e 1/%41?q=caf\xc3\xa9&x=%zz#Kap. 2\">b</a>",
+	  "windows-1252", NULL, 1,
+	  { { "a", HTML_TRACK, "https://B\xc3\xbc" "cher.example/Stra\xc3\x9f" "e 1/%41?q=caf\xc3\xa9&x=%zz#Kap. 2",
+	      "https://xn--bcher-kva.example/Stra%C3%9Fe%201/%41?q=caf%E9&x=%zz#Kap.%202", '"', FALSE, FALSE } } },
+	{ "blanks around and newlines inside a value are what the browser drops",
+	  "<a href=\"  https://e.example/a\r\n/b\t?c=1  \">x</a>", NULL, NULL, 1,
+	  { { "a", HTML_TRACK, "  https://e.example/a\r\n/b\t?c=1  ", "https://e.example/a/b?c=1", '"', FALSE, FALSE } } },
+	{ "unusable http links: no host, bad port, blank in host",
+	  "<a href=\"https://\">1</a><a href=\"http://e.example:8o/\">2</a><a href=\"https://e x.example/\">3</a>",
+	  NULL, NULL, 3,
+	  { { "a", HTML_SKIP_INVALID, "https://", NULL, '"', FALSE, FALSE },
+	    { "a", HTML_SKIP_INVALID, "http://e.example:8o/", NULL, '"', FALSE, FALSE },
+	    { "a", HTML_SKIP_INVALID, "https://e x.example/", NULL, '"', FALSE, FALSE } } },
+	{ "first href wins; a tag cut off at the end is no link; href without value is none",
+	  "<a href=\"https://e.example/1\" href=\"https://e.example/2\">x</a><a href>y</a><a href=\"https://e.example/3\"",
+	  NULL, NULL, 1,
+	  { { "a", HTML_TRACK, "https://e.example/1", "https://e.example/1", '"', FALSE, FALSE } } },
+	{ "an <a> with no </a>: the next <a> ends its text",
+	  "<a href=\"https://e.example/1\">read more <a href=\"https://e.example/2\">unsubscribe</a>",
+	  NULL, NULL, 2,
+	  { { "a", HTML_TRACK, "https://e.example/1", "https://e.example/1", '"', FALSE, FALSE },
+	    { "a", HTML_SKIP_UNSUBSCRIBE_TEXT, "https://e.example/2", "https://e.example/2", '"', FALSE, FALSE } } },
+	{ "pixel before the last </body>, not one in a comment; case and blanks",
+	  "<body>a</body>\n<div>late</div></BODY ><!--[if mso]></body><![endif]-->", NULL, "</BODY >", 0, { { 0 } } },
+	{ "no </body> (Gmail fragment): pixel at the end", "<div dir=\"ltr\">Hi<br></div>", NULL, NULL, 0, { { 0 } } },
+	{ "empty input", "", NULL, NULL, 0, { { 0 } } },
+};
+
+/* Every scan case. */
+static void
+test_scan(void **state)
+{
+	gsize i, k;
+
+	for (i = 0; i < G_N_ELEMENTS(scan_cases); i++) {
+		const scan_case *c = &scan_cases[i];
+		html_filter f = { exclude, skip, "https://t.example.com", c->charset };
+		html_scan s = { 0 };
+		GError *err = NULL;
+		gsize len = strlen(c->html);
+		gboolean ok = html_links_scan(c->html, len, &f, &s, &err);
+
+		print_message("case: %s\n", c->label);
+		assert_true(ok);
+		assert_null(err);
+		assert_int_equal(s.links->len, c->n);
+		for (k = 0; k < c->n; k++) {
+			const html_link *l = &g_array_index(s.links, html_link, k);
+			const want_link *w = &c->links[k];
+			print_message("  link %zu: %s %s\n", k, l->url, html_links_verdict_name(l->verdict));
+			assert_string_equal(l->tag, w->tag);
+			assert_string_equal(html_links_verdict_name(l->verdict), html_links_verdict_name(w->verdict));
+			assert_true(l->end <= len && l->start < l->end);
+			assert_int_equal(l->end - l->start, strlen(w->raw));
+			assert_memory_equal(c->html + l->start, w->raw, strlen(w->raw));
+			assert_int_equal(l->quote, w->quote);
+			if (w->quote != 0) {
+				assert_int_equal(l->vstart, l->start - 1);
+				assert_int_equal(l->vend, l->end + 1);
+				assert_int_equal(c->html[l->vstart], w->quote);
+				assert_int_equal(c->html[l->vend - 1], w->quote);
+			} else {
+				assert_int_equal(l->vstart, l->start);
+				assert_int_equal(l->vend, l->end);
+			}
+			if (w->target == NULL)
+				assert_null(l->target);
+			else
+				assert_string_equal(l->target, w->target);
+			assert_int_equal(l->vml, w->vml);
+			assert_int_equal(l->mso, w->mso);
+		}
+		if (c->pixel_before == NULL)
+			assert_int_equal(s.pixel_at, -1);
+		else
+			assert_int_equal(s.pixel_at, g_strrstr(c->html, c->pixel_before) - c->html);
+		html_links_clear(&s);
+	}
+}
+
+typedef struct target_case {
+	const char *label;
+	const char *url;
+	const char *charset;
+	const char *want;          /* NULL: not an http(s) target */
+	gboolean valid;            /* for NULL: FALSE = http(s) but unusable */
+} target_case;
+
+static const target_case target_cases[] = {
+	{ "as written", "https://www.example.com/a/b?c=d#e", NULL, "https://www.example.com/a/b?c=d#e", TRUE },
+	{ "scheme and host lower-cased, empty path is /", "HTTPS://WWW.EXAMPLE.COM", NULL, "https://www.example.com/", TRUE },
+	{ "IDN to punycode", "http://m\xc3\xbcnchen.example/", NULL, "http://xn--mnchen-3ya.example/", TRUE },
+	{ "Japanese IDN", "https://\xe4\xbe\x8b\xe3\x81\x88.\xe3\x83\x86\xe3\x82\xb9\xe3\x83\x88/", NULL,
+	  "https://xn--r8jz45g.xn--zckzah/", TRUE },
+	{ "percent-encoded host decoded", "https://%65xample.com/", NULL, "https://example.com/", TRUE },
+	{ "existing escapes kept, raw ones added", "https://e.example/a%2Fb c\"<>`{}?q=a b'\"#f g", NULL,
+	  "https://e.example/a%2Fb%20c%22%3C%3E%60%7B%7D?q=a%20b%27%22#f%20g", TRUE },
+	{ "non-ASCII path is UTF-8, query in the charset", "https://e.example/\xc3\xa9?q=\xc3\xa9", "iso-8859-1",
+	  "https://e.example/%C3%A9?q=%E9", TRUE },
+	{ "query not representable in the charset falls back to UTF-8", "https://e.example/?q=\xe2\x82\xac", "iso-8859-1",
+	  "https://e.example/?q=%E2%82%AC", TRUE },
+	{ "backslashes and extra slashes", "https:\\\\\\e.example\\a\\b", NULL, "https://e.example/a/b", TRUE },
+	{ "port kept, userinfo kept", "http://user:pw@e.example:8080/x", NULL, "http://user:pw@e.example:8080/x", TRUE },
+	{ "IPv6 literal with port", "http://[2001:DB8::1]:8443/", NULL, "http://[2001:db8::1]:8443/", TRUE },
+	{ "empty port dropped", "http://e.example:/x", NULL, "http://e.example/x", TRUE },
+	{ "mailto is not ours", "mailto:x@example.com", NULL, NULL, TRUE },
+	{ "relative is not ours", "../x.html", NULL, NULL, TRUE },
+	{ "scheme must start with a letter", "1http://e.example/", NULL, NULL, TRUE },
+	{ "no host", "http:///", NULL, NULL, FALSE },
+	{ "bad port", "http://e.example:99x/", NULL, NULL, FALSE },
+	{ "forbidden host character", "http://e<x.example/", NULL, NULL, FALSE },
+	{ "unclosed IPv6", "http://[::1/", NULL, NULL, FALSE },
+};
+
+/* URL normalisation. */
+static void
+test_target(void **state)
+{
+	gsize i;
+
+	for (i = 0; i < G_N_ELEMENTS(target_cases); i++) {
+		const target_case *c = &target_cases[i];
+		gboolean valid = !c->valid;
+		char *t = html_links_target(c->url, c->charset, &valid);
+
+		print_message("case: %s\n", c->label);
+		if (c->want == NULL)
+			assert_null(t);
+		else
+			assert_string_equal(t, c->want);
+		assert_int_equal(valid, c->valid);
+		g_free(t);
+	}
+}
+
+typedef struct value_case {
+	const char *label;
+	char quote;
+	const char *url;
+	const char *want;
+	const char *want_quoted;
+} value_case;
+
+static const value_case value_cases[] = {
+	{ "double-quoted: & and \" escaped", '"', "https://t.example/c/x?a=1&b=\"2'",
+	  "https://t.example/c/x?a=1&amp;b=&quot;2'", "\"https://t.example/c/x?a=1&amp;b=&quot;2'\"" },
+	{ "single-quoted: & and ' escaped", '\'', "https://t.example/c/x?a=1&b=\"2'",
+	  "https://t.example/c/x?a=1&amp;b=\"2&#39;", "\"https://t.example/c/x?a=1&amp;b=&quot;2'\"" },
+	{ "unquoted: quotes added", 0, "https://t.example/c/a&b",
+	  "\"https://t.example/c/a&amp;b\"", "\"https://t.example/c/a&amp;b\"" },
+};
+
+/* Replacement values and the pixel's markup. */
+static void
+test_values(void **state)
+{
+	gsize i;
+	char *px;
+
+	for (i = 0; i < G_N_ELEMENTS(value_cases); i++) {
+		const value_case *c = &value_cases[i];
+		html_link l = { 0 };
+		char *v, *q;
+
+		print_message("case: %s\n", c->label);
+		l.quote = c->quote;
+		v = html_links_attr_value(&l, c->url);
+		q = html_links_attr_quoted(c->url);
+		assert_string_equal(v, c->want);
+		assert_string_equal(q, c->want_quoted);
+		g_free(v);
+		g_free(q);
+	}
+	px = html_links_pixel("https://t.example/o/AB&C.gif");
+	assert_true(g_str_has_prefix(px, "<img src=\"https://t.example/o/AB&amp;C.gif\" width=\"1\" height=\"1\""));
+	assert_true(g_str_has_suffix(px, ">"));
+	g_free(px);
+}
+
+/* More than HTML_LINKS_MAX links is an error, and leaves nothing behind. */
+static void
+test_too_many_links(void **state)
+{
+	GString *h = g_string_new("<body>");
+	html_scan s = { 0 };
+	GError *err = NULL;
+	int i;
+
+	for (i = 0; i <= HTML_LINKS_MAX; i++)
+		g_string_append_printf(h, "<a href=\"https://e.example/%d\">%d</a>", i, i);
+	assert_false(html_links_scan(h->str, h->len, NULL, &s, &err));
+	assert_non_null(err);
+	assert_non_null(strstr(err->message, "links"));
+	assert_null(s.links);
+	g_error_free(err);
+	g_string_truncate(h, h->len - strlen("<a href=\"https://e.example/10000\">10000</a>"));
+	assert_true(html_links_scan(h->str, h->len, NULL, &s, &err));
+	assert_int_equal(s.links->len, HTML_LINKS_MAX);
+	html_links_clear(&s);
+	html_links_clear(&s);      /* twice is fine */
+	g_string_free(h, TRUE);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_scan),
+		cmocka_unit_test(test_target),
+		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_too_many_links),
+	};
+
+	return cmocka_run_group_tests_name("html_links", tests, NULL, NULL);
+}

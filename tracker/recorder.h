@@ -1,0 +1,61 @@
+/*
+ * recorder.h - crm-tracker's events on their way to the spool.
+ *
+ * Request threads hand each verified open or click to recorder_add and
+ * answer at once; one writer thread, the only user of the spool, judges
+ * the events (core/engagement.c) and queues them as JOB_EVENT jobs in
+ * batches (one transaction per batch: a group commit).
+ *
+ * Clicks wait scanner_click_window seconds before they are judged, so
+ * that every click of a burst, the first one too, is judged with the
+ * clicks of the same message that followed it. Opens are judged at once.
+ * For each event the writer looks the tracking id up in the index of
+ * tracked mail (tracked.track_id): the sending time (for the timing
+ * check), the message's Message-ID and the CRM profile of its save job;
+ * an id not found there goes to the first crm profile of the config.
+ *
+ * Events wait in memory (at most RECORDER_MAX_PENDING; beyond that new
+ * ones are dropped and counted in the log): a crash loses the events of
+ * the last moments, never a request's answer. When the spool fails the
+ * batch is kept and tried again a second later. recorder_stop judges and
+ * writes everything still waiting before it returns.
+ *
+ * Ownership: recorder_add takes the event and its strings (freed by the
+ * recorder, also when it is dropped). recorder_stop frees the recorder
+ * (NULL-safe, returns NULL).
+ *
+ * Public: recorder_start, recorder_add, recorder_stop, rec_event,
+ *         RECORDER_MAX_PENDING.
+ */
+#ifndef CRM_TRACKER_RECORDER_H
+#define CRM_TRACKER_RECORDER_H
+
+#include <glib.h>
+#include "engagement.h"
+#include "snap.h"
+#include "token.h"
+
+#define RECORDER_MAX_PENDING 100000
+
+typedef struct rec_event {
+	eng_kind kind;
+	gboolean head;             /* a HEAD request */
+	guint8 id[TOKEN_ID_LEN];   /* the message's tracking id */
+	guint link;                /* clicks */
+	char *target;              /* clicks: the bound URL */
+	char *user_agent;          /* NULL: none sent */
+	char *client_ip;           /* NULL: unknown */
+	gint64 at_us;              /* real time of the request, microseconds */
+} rec_event;
+
+typedef struct recorder recorder;
+
+/* Start the writer thread; it reads the spool settings and the
+ * engagement data from the holder's current snapshot. */
+recorder *recorder_start(snap_holder *snaps);
+/* Queue one event (moved in); FALSE when it was dropped (queue full). */
+gboolean recorder_add(recorder *r, rec_event *ev);
+/* Write what waits, stop the thread, free. */
+recorder *recorder_stop(recorder *r);
+
+#endif
