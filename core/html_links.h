@@ -16,6 +16,9 @@
  * and every other v:*): the comment's text is tokenized as HTML in a second
  * pass and its offsets shifted back into the buffer. Start tags cut off by
  * the end of the buffer are not links (a browser drops them too).
+ * "<![CDATA[" is read as a bogus comment: myhtml crashes on it with tree
+ * building off, so it is given a copy where it cannot match (see
+ * defuse_cdata); in HTML content a browser reads it the same way.
  *
  * Verdicts, first match wins: not http(s) once parsed (mailto:, tel:,
  * fragments, relative, javascript:, ...), data-crm-notrack present, already
@@ -26,25 +29,30 @@
  *
  * url is the attribute value with character references decoded by the
  * tokenizer (spec rules for attributes: "&copy=" stays). target is what a
- * browser opens: blanks trimmed, tabs and newlines removed, IDN hosts in
- * punycode, hosts lower-cased, "\" as "/", characters a browser would
- * percent-encode percent-encoded (the query in the document's charset, as
- * browsers do), existing %XX kept as written.
+ * browser opens (url_norm_http: IDN hosts in punycode, blanks trimmed,
+ * percent-encoding as a browser does it, ...).
  *
- * Ownership: html_links_scan fills a caller-owned html_scan; release it
- * with html_links_clear. Strings returned by the other functions are new
- * (g_free). Nothing is global; calls are thread-safe.
+ * Ownership: a html_links_ctx (the tokenizer, kept to be reused: a fresh
+ * one per document halves throughput) is the caller's, freed with
+ * html_links_ctx_free (NULL-safe, returns NULL), and used by one thread at
+ * a time; pass NULL to html_links_scan for a temporary one.
+ * html_links_scan fills a caller-owned html_scan; release it with
+ * html_links_clear. Strings returned by the other functions are new
+ * (g_free). Nothing is global.
  *
- * Public: html_links_scan, html_links_clear, html_links_target,
- *         html_links_attr_value, html_links_pixel, html_links_verdict_name.
+ * Public: html_links_ctx_new, html_links_ctx_free, html_links_scan,
+ *         html_links_clear, html_links_attr_value,
+ *         html_links_attr_quoted, html_links_pixel, html_links_verdict_name.
  */
 #ifndef CRM_HTML_LINKS_H
 #define CRM_HTML_LINKS_H
 
 #include <glib.h>
 
+#include "url_norm.h"
+
 #define HTML_LINKS_MAX 10000      /* links in one buffer, at most */
-#define HTML_URL_MAX (16 * 1024)  /* bytes of one attribute value we look at */
+#define HTML_URL_MAX URL_NORM_MAX /* bytes of one attribute value we look at */
 
 typedef enum {
 	HTML_TRACK = 0,               /* rewrite it */
@@ -57,6 +65,8 @@ typedef enum {
 	HTML_SKIP_UNSUBSCRIBE_URL,    /* the URL says unsubscribe */
 	HTML_SKIP_UNSUBSCRIBE_TEXT    /* the link's text says unsubscribe */
 } html_verdict;
+
+typedef struct html_links_ctx html_links_ctx;
 
 typedef struct html_link {
 	gsize start, end;             /* the attribute value's bytes, no quotes */
@@ -79,20 +89,22 @@ typedef struct html_filter {
 
 typedef struct html_scan {
 	GArray *links;                /* of html_link, by start offset */
-	gssize pixel_at;              /* offset of the '<' of the last </body>, or -1 (append) */
+	gssize pixel_at;              /* where the pixel goes: the '<' of the last </body>;
+	                               * with none, len when the buffer ends in plain text;
+	                               * -1 when it ends inside a tag, comment or script
+	                               * (appended markup would not be markup) */
 } html_scan;
 
-/* Tokenize html[0..len) and fill out (cleared first). filter may be NULL.
- * FALSE with err when the tokenizer fails or there are more than
- * HTML_LINKS_MAX links; out is then empty. */
-gboolean html_links_scan(const char *html, gsize len, const html_filter *filter,
-    html_scan *out, GError **err);
+/* A tokenizer to reuse; NULL with err if myhtml cannot start. */
+html_links_ctx *html_links_ctx_new(GError **err);
+html_links_ctx *html_links_ctx_free(html_links_ctx *c);
+/* Tokenize html[0..len) and fill out (cleared first). ctx may be NULL (a
+ * temporary tokenizer), filter too. FALSE with err when the tokenizer
+ * fails or there are more than HTML_LINKS_MAX links; out is then empty. */
+gboolean html_links_scan(html_links_ctx *ctx, const char *html, gsize len,
+    const html_filter *filter, html_scan *out, GError **err);
 /* Free what html_links_scan put in s (s itself is the caller's). */
 void html_links_clear(html_scan *s);
-/* What a browser opens for this (decoded) href, as an ASCII URL; NULL when
- * it is not an http(s) URL (*valid TRUE) or one we cannot use (*valid
- * FALSE). charset: of the document, for the query; NULL for UTF-8. */
-char *html_links_target(const char *url, const char *charset, gboolean *valid);
 /* The bytes that replace [start, end) of l so its value becomes url:
  * HTML-escaped for the link's quoting, with double quotes added around
  * an unquoted value. */

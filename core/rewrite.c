@@ -7,14 +7,15 @@
  * encoded content, in the transfer-decoded content and in the UTF-8 text
  * the tokenizer reads. Edits (UTF-8 offsets) fall into groups of adjacent
  * units; only the units of a group are converted back and re-encoded.
+ * The byte-level codecs are in mime_codec.c, the HTML in html_links.c.
  */
-#include <errno.h>
 #include <string.h>
 #include <gio/gio.h>
 #include <gmime/gmime.h>
 
 #include "html_links.h"
 #include "message.h"
+#include "mime_codec.h"
 #include "rewrite.h"
 
 #define SMTP_LINE_MAX 998
@@ -33,7 +34,6 @@ typedef struct edit {
 } edit;
 
 typedef struct part_job {
-	GMimeObject *obj;
 	gsize off, end;          /* content in the raw message */
 	GMimeContentEncoding enc;
 	const char *charset;     /* as declared, or NULL */
@@ -66,13 +66,9 @@ typedef struct rw {
 const char *
 rewrite_status_name(rewrite_status st)
 {
-	switch (st) {
-	case REWRITE_DONE: return "done";
-	case REWRITE_UNCHANGED: return "unchanged";
-	case REWRITE_REFUSED: return "refused";
-	case REWRITE_FAILED: return "failed";
-	}
-	return "?";
+	static const char *const names[] = { "done", "unchanged", "refused", "failed" };
+
+	return (guint)st < G_N_ELEMENTS(names) ? names[st] : "?";
 }
 
 /* Add a note (part or group left alone) for the log line. */
@@ -128,7 +124,6 @@ find_html(GMimeObject *parent, GMimeObject *part, gpointer data)
 	if (s == NULL)
 		return;
 	j = g_new0(part_job, 1);
-	j->obj = part;
 	j->off = s->bound_start;
 	j->end = s->bound_end < 0 ? r->len : (gsize)s->bound_end;
 	j->enc = g_mime_part_get_content_encoding(GMIME_PART(part));
@@ -143,12 +138,10 @@ job_free(gpointer data)
 {
 	part_job *j = data;
 
-	if (j->dec != NULL)
-		g_byte_array_unref(j->dec);
+	g_clear_pointer(&j->dec, g_byte_array_unref);
+	g_clear_pointer(&j->out, g_byte_array_unref);
 	if (j->u8 != NULL)
 		g_string_free(j->u8, TRUE);
-	if (j->out != NULL)
-		g_byte_array_unref(j->out);
 	if (j->to_cs != (iconv_t)-1)
 		g_mime_iconv_close(j->to_cs);
 	g_array_unref(j->units);
@@ -176,49 +169,17 @@ list_unsubscribe(rw *r, GMimeMessage *msg)
 
 /* ------------------------------------------------------------- decoding */
 
-/* Convert in[0..n) with cd, appending to out; the shift state is reset
- * before and flushed after. FALSE on bytes the charset cannot take. */
-static gboolean
-conv(iconv_t cd, const char *in, gsize n, GString *out)
-{
-	char *ip = (char *)in, *op;
-	size_t il = n, ol, r;
-	gsize used;
-	gboolean flushing = FALSE;
-
-	iconv(cd, NULL, NULL, NULL, NULL);
-	for (;;) {
-		used = out->len;
-		ol = il * 4 + 32;
-		g_string_set_size(out, used + ol);
-		op = out->str + used;
-		r = flushing ? iconv(cd, NULL, NULL, &op, &ol) : iconv(cd, &ip, &il, &op, &ol);
-		g_string_set_size(out, op - out->str);
-		if (r == (size_t)-1 && errno != E2BIG)
-			return FALSE;
-		if (r != (size_t)-1 && flushing)
-			return TRUE;
-		if (r != (size_t)-1 && il == 0)
-			flushing = TRUE;
-	}
-}
-
-/* Append a unit with the same range in encoded and decoded bytes. */
+/* One unit per line of the decoded bytes (for identity encodings the
+ * encoded range is the same; base64 does not use it). */
 static void
-add_line_units(part_job *j, gsize base_e, gboolean same)
+add_line_units(part_job *j)
 {
-	gsize p = 0, q;
+	gsize p = 0;
 
 	while (p < j->dlen) {
 		const char *nl = memchr(j->d + p, '\n', j->dlen - p);
-		unit u = { 0 };
-		q = nl != NULL ? (gsize)(nl - j->d) + 1 : j->dlen;
-		u.d0 = p;
-		u.d1 = q;
-		if (same) {
-			u.e0 = base_e + p;
-			u.e1 = base_e + q;
-		}
+		gsize q = nl != NULL ? (gsize)(nl - j->d) + 1 : j->dlen;
+		unit u = { p, q, p, q, 0, 0 };
 		g_array_append_val(j->units, u);
 		p = q;
 	}
@@ -235,16 +196,9 @@ decode_qp(part_job *j)
 
 	j->dec = g_byte_array_sized_new(j->clen);
 	while (p < j->clen) {
-		gsize q = p, have = j->dec->len;
+		gsize q = mime_codec_qp_line_end(j->c, j->clen, p), have = j->dec->len;
 		unit u = { 0 };
-		for (;;) {
-			const char *nl = memchr(j->c + q, '\n', j->clen - q);
-			gsize e = nl != NULL ? (gsize)(nl - j->c) : j->clen;
-			gsize t = e > q && j->c[e - 1] == '\r' ? e - 1 : e;
-			q = nl != NULL ? e + 1 : e;
-			if (nl == NULL || t == p || j->c[t - 1] != '=')
-				break;
-		}
+
 		g_byte_array_set_size(j->dec, have + (q - p));
 		g_byte_array_set_size(j->dec, have + g_mime_encoding_quoted_decode_step(
 		    (const guchar *)j->c + p, q - p, j->dec->data + have, &state, &save));
@@ -260,19 +214,6 @@ decode_qp(part_job *j)
 	j->d = (const char *)j->dec->data;
 	j->dlen = j->dec->len;
 	return TRUE;
-}
-
-/* Is this charset one the line-by-line approach cannot take? */
-static gboolean
-charset_unusable(const char *cs)
-{
-	char *low = g_ascii_strdown(cs, -1);
-	gboolean bad = strstr(low, "utf-16") != NULL || strstr(low, "utf-32") != NULL ||
-	    strstr(low, "ucs") != NULL || strstr(low, "utf-7") != NULL || strstr(low, "utf16") != NULL ||
-	    strstr(low, "utf32") != NULL || strstr(low, "utf7") != NULL;
-
-	g_free(low);
-	return bad;
 }
 
 /* Decode transfer encoding and charset; units and the UTF-8 text. FALSE
@@ -296,7 +237,7 @@ decode_part(rw *r, part_job *j, guint n)
 	case GMIME_CONTENT_ENCODING_BINARY:
 		j->d = j->c;
 		j->dlen = j->clen;
-		add_line_units(j, 0, TRUE);
+		add_line_units(j);
 		break;
 	case GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE:
 		if (!decode_qp(j)) {
@@ -312,13 +253,15 @@ decode_part(rw *r, part_job *j, guint n)
 		    (const guchar *)j->c, j->clen, j->dec->data, &state, &save));
 		j->d = (const char *)j->dec->data;
 		j->dlen = j->dec->len;
-		add_line_units(j, 0, FALSE);
+		add_line_units(j);
 		break;
 	}
 	default:
 		note(r, "HTML part %u: transfer encoding not handled", n);
 		return FALSE;
 	}
+	if (j->d == NULL)                        /* an empty GByteArray has no data */
+		j->d = "";
 	if (r->o->max_html_size > 0 && j->dlen > r->o->max_html_size) {
 		note(r, "HTML part %u: %" G_GSIZE_FORMAT " bytes, over max_html_size", n, j->dlen);
 		return FALSE;
@@ -338,7 +281,7 @@ decode_part(rw *r, part_job *j, guint n)
 		}
 		return TRUE;
 	}
-	if (charset_unusable(cs) || (from = g_mime_iconv_open("UTF-8", cs)) == (iconv_t)-1 ||
+	if (!mime_codec_charset_line_safe(cs) || (from = g_mime_iconv_open("UTF-8", cs)) == (iconv_t)-1 ||
 	    (j->to_cs = g_mime_iconv_open(cs, "UTF-8")) == (iconv_t)-1) {
 		if (from != (iconv_t)-1)
 			g_mime_iconv_close(from);
@@ -349,13 +292,13 @@ decode_part(rw *r, part_job *j, guint n)
 	for (i = 0; ok && i < j->units->len; i++) {
 		unit *u = &g_array_index(j->units, unit, i);
 		u->u0 = j->u8->len;
-		ok = conv(from, j->d + u->d0, u->d1 - u->d0, j->u8);
+		ok = mime_codec_iconv(from, j->d + u->d0, u->d1 - u->d0, j->u8);
 		u->u1 = j->u8->len;
 	}
 	if (ok && strstr(g_mime_charset_iconv_name(cs), "2022") != NULL) {
 		/* stateful: lines must each start in ASCII for the split to hold */
 		GString *whole = g_string_sized_new(j->u8->len + 16);
-		ok = conv(from, j->d, j->dlen, whole) && whole->len == j->u8->len &&
+		ok = mime_codec_iconv(from, j->d, j->dlen, whole) && whole->len == j->u8->len &&
 		    memcmp(whole->str, j->u8->str, whole->len) == 0;
 		g_string_free(whole, TRUE);
 	}
@@ -367,95 +310,6 @@ decode_part(rw *r, part_job *j, guint n)
 	j->u = j->u8->str;
 	j->ulen = j->u8->len;
 	return TRUE;
-}
-
-/* ------------------------------------------------------------- encoding */
-
-/* Quoted-printable for decoded bytes, hard line by hard line, with GMime's
- * encoder; soft breaks take the line's own line end. */
-static void
-encode_qp(const char *d, gsize n, const char *eol, GByteArray *out)
-{
-	gsize p = 0;
-
-	while (p < n) {
-		const char *nl = memchr(d + p, '\n', n - p);
-		gsize e = nl != NULL ? (gsize)(nl - d) : n, t = e, k, len;
-		const char *le = eol;
-		guchar *buf;
-		int state = -1;
-		guint32 save = 0;
-
-		if (nl != NULL)
-			le = t > p && d[t - 1] == '\r' ? (t--, "\r\n") : "\n";
-		buf = g_malloc(GMIME_QP_ENCODE_LEN(t - p) + 8);
-		len = g_mime_encoding_quoted_encode_close((const guchar *)d + p, t - p, buf, &state, &save);
-		if (len >= 2 && buf[len - 2] == '=' && buf[len - 1] == '\n')
-			len -= 2;                /* the soft break GMime ends with */
-		for (k = 0; k < len; k++) {
-			if (buf[k] == '\n')
-				g_byte_array_append(out, (const guint8 *)le, strlen(le));
-			else
-				g_byte_array_append(out, buf + k, 1);
-		}
-		g_free(buf);
-		if (nl != NULL)
-			g_byte_array_append(out, (const guint8 *)le, strlen(le));
-		p = nl != NULL ? e + 1 : n;
-	}
-}
-
-/* Does decoding enc[0..n) as quoted-printable give d[0..dn)? */
-static gboolean
-qp_roundtrips(const guint8 *enc, gsize n, const char *d, gsize dn)
-{
-	guchar *buf = g_malloc(n + 1);
-	int state = 0;
-	guint32 save = 0;
-	gsize len = g_mime_encoding_quoted_decode_step(enc, n, buf, &state, &save);
-	gboolean same = len == dn && memcmp(buf, d, dn) == 0;
-
-	g_free(buf);
-	return same;
-}
-
-/* The longest line of s[0..n), line end not counted. */
-static gsize
-longest_line(const char *s, gsize n)
-{
-	gsize p = 0, best = 0;
-
-	while (p < n) {
-		const char *nl = memchr(s + p, '\n', n - p);
-		gsize e = nl != NULL ? (gsize)(nl - s) : n, l = e - p;
-		if (nl != NULL && l > 0 && s[e - 1] == '\r')
-			l--;
-		best = MAX(best, l);
-		p = e + 1;
-	}
-	return best;
-}
-
-/* Base64 of d with the line length and line end the part had. */
-static void
-encode_b64(part_job *j, const GString *d, GByteArray *out)
-{
-	const char *nl = memchr(j->c, '\n', j->clen);
-	gsize first = nl != NULL ? (gsize)(nl - j->c) : j->clen, width = 76, p, n;
-	char *b = g_base64_encode((const guchar *)d->str, d->len);
-	gboolean tail = j->clen > 0 && j->c[j->clen - 1] == '\n';
-
-	if (first > 0 && j->c[first - 1] == '\r')
-		first--;
-	if (nl != NULL && first % 4 == 0 && first >= 4 && first <= 76)
-		width = first;
-	n = strlen(b);
-	for (p = 0; p < n; p += width) {
-		g_byte_array_append(out, (const guint8 *)b + p, MIN(width, n - p));
-		if (p + width < n || tail)
-			g_byte_array_append(out, (const guint8 *)j->eol, strlen(j->eol));
-	}
-	g_free(b);
 }
 
 /* ------------------------------------------------------------- editing */
@@ -511,9 +365,9 @@ group_bytes(rw *r, part_job *j, guint a, guint b, const edit *ed, guint ei, guin
 		if (j->u8 != NULL) {             /* back to the charset, exactly */
 			GString *old = g_string_new(NULL);
 			d = g_string_new(NULL);
-			if (!conv(j->to_cs, j->u + ua->u0, ub->u1 - ua->u0, old) ||
+			if (!mime_codec_iconv(j->to_cs, j->u + ua->u0, ub->u1 - ua->u0, old) ||
 			    old->len != ub->d1 - ua->d0 || memcmp(old->str, j->d + ua->d0, old->len) != 0 ||
-			    !conv(j->to_cs, u8->str, u8->len, d)) {
+			    !mime_codec_iconv(j->to_cs, u8->str, u8->len, d)) {
 				note(r, "HTML part %u: a changed line does not convert back to %s exactly", n, j->charset);
 				g_string_free(old, TRUE);
 				g_string_free(d, TRUE);
@@ -525,12 +379,13 @@ group_bytes(rw *r, part_job *j, guint a, guint b, const edit *ed, guint ei, guin
 		}
 		out = g_byte_array_new();
 		if (j->enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE) {
-			encode_qp(d->str, d->len, j->eol, out);
-			encoded = qp_roundtrips(out->data, out->len, d->str, d->len);
+			mime_codec_qp_encode(d->str, d->len, j->eol, out);
+			encoded = mime_codec_qp_check(out->data, out->len, d->str, d->len);
 		} else
 			g_byte_array_append(out, (const guint8 *)d->str, d->len);
 		fits = !identity || j->enc == GMIME_CONTENT_ENCODING_BINARY ||
-		    longest_line(d->str, d->len) <= MAX(SMTP_LINE_MAX, longest_line(j->d + ua->d0, ub->d1 - ua->d0));
+		    mime_codec_longest_line(d->str, d->len) <=
+		    MAX(SMTP_LINE_MAX, mime_codec_longest_line(j->d + ua->d0, ub->d1 - ua->d0));
 		g_string_free(d, TRUE);
 		if (encoded && fits)
 			return out;
@@ -580,11 +435,13 @@ make_edits(rw *r, part_job *j, const html_scan *sc, gboolean main_part)
 		g_free(url);
 		g_array_append_val(ed, e);
 	}
-	if (main_part && r->o->opens) {
+	if (main_part && r->o->opens && sc->pixel_at < 0)
+		note(r, "HTML part 1 ends inside a tag, comment or script: no pixel");
+	else if (main_part && r->o->opens) {
 		char *url = token_open_url(r->o->ring, r->o->base_url, r->o->track_id);
 		edit e = { 0 };
 		if (url != NULL) {
-			e.s = e.e = e.bs = e.be = sc->pixel_at >= 0 ? (gsize)sc->pixel_at : j->ulen;
+			e.s = e.e = e.bs = e.be = (gsize)sc->pixel_at;
 			e.repl = html_links_pixel(url);
 			e.brepl = g_strconcat(j->eol, e.repl, NULL);
 			g_array_append_val(ed, e);
@@ -664,7 +521,7 @@ rebuild(rw *r, part_job *j, GArray *eds, guint n)
 			g_byte_array_append(j->out, (const guint8 *)j->c + un->e0, un->e1 - un->e0);
 	}
 	if (dec != NULL) {
-		encode_b64(j, dec, j->out);
+		mime_codec_base64_encode(dec->str, dec->len, j->c, j->clen, j->eol, j->out);
 		g_string_free(dec, TRUE);
 	}
 	r->st.parts++;
@@ -682,13 +539,19 @@ do_part(rw *r, part_job *j, guint n, GError **err)
 	html_scan sc = { 0 };
 	GArray *eds;
 
+	if (j->end == j->off) {
+		/* nothing to rewrite, and no room for a pixel: the line end before
+		 * the next boundary is the one ending the part's headers */
+		note(r, "HTML part %u is empty", n);
+		return TRUE;
+	}
 	if (!decode_part(r, j, n))
 		return TRUE;
-	if (j->units->len == 0) {                /* empty part: one empty unit */
+	if (j->units->len == 0) {                /* decodes to nothing: one empty unit */
 		unit u = { 0 };
 		g_array_append_val(j->units, u);
 	}
-	if (!html_links_scan(j->u, j->ulen, &f, &sc, err))
+	if (!html_links_scan(r->o->tokenizer, j->u, j->ulen, &f, &sc, err))
 		return FALSE;
 	eds = make_edits(r, j, &sc, n == 1);
 	g_array_set_clear_func(eds, edit_clear);
@@ -726,30 +589,25 @@ rewrite_message(const guint8 *raw, gsize len, const rewrite_opts *opts,
 	GMimeMessage *msg;
 	GMimeHeaderList *hl;
 	rewrite_status st = REWRITE_UNCHANGED;
-	rw r = { 0 };
+	rw r = { .raw = raw, .len = len, .o = opts };
+	GError *e = NULL;
 	gsize body, pos;
 	guint i;
 
 	*reason = NULL;
 	message_gmime_init();
-	stream = g_mime_stream_mem_new_with_buffer((const char *)(raw != NULL ? raw : (const guint8 *)""), len);
-	parser = g_mime_parser_new_with_stream(stream);
-	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
-	msg = g_mime_parser_construct_message(parser, NULL);
-	if (msg == NULL) {
-		g_set_error(err, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "GMime cannot parse the message");
-		*reason = g_strdup("GMime cannot parse the message");
-		g_object_unref(parser);
-		g_object_unref(stream);
-		return REWRITE_FAILED;
-	}
-	body = body_start(parser, raw, len);
-	r.raw = raw;
-	r.len = len;
-	r.o = opts;
 	r.unsub = g_ptr_array_new_with_free_func(g_free);
 	r.jobs = g_ptr_array_new_with_free_func(job_free);
 	r.notes = g_string_new(NULL);
+	stream = g_mime_stream_mem_new_with_buffer((const char *)(raw != NULL ? raw : (const guint8 *)""), len);
+	parser = g_mime_parser_new_with_stream(stream);
+	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+	if ((msg = g_mime_parser_construct_message(parser, NULL)) == NULL) {
+		g_set_error(&e, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "GMime cannot parse the message");
+		st = REWRITE_FAILED;
+		goto done;
+	}
+	body = body_start(parser, raw, len);
 	hl = g_mime_object_get_header_list(GMIME_OBJECT(msg));
 	if (g_mime_header_list_contains(hl, "DKIM-Signature") ||
 	    g_mime_header_list_contains(hl, "ARC-Message-Signature"))
@@ -767,14 +625,14 @@ rewrite_message(const guint8 *raw, gsize len, const rewrite_opts *opts,
 	for (i = 0, pos = body; i < r.jobs->len; i++) {
 		part_job *j = g_ptr_array_index(r.jobs, i);
 		if (j->off < pos || j->end < j->off || j->end > len) {
-			g_set_error(err, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+			g_set_error(&e, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
 			    "HTML part %u is not where the body is (%" G_GSIZE_FORMAT "..%" G_GSIZE_FORMAT ")",
 			    i + 1, j->off, j->end);
 			st = REWRITE_FAILED;
 			goto done;
 		}
 		pos = j->end;
-		if (!do_part(&r, j, i + 1, err)) {
+		if (!do_part(&r, j, i + 1, &e)) {
 			st = REWRITE_FAILED;
 			goto done;
 		}
@@ -806,14 +664,17 @@ done:
 		g_free(*reason);
 		*reason = g_steal_pointer(&r.refuse);
 	}
-	if (st == REWRITE_FAILED && *reason == NULL)
-		*reason = g_strdup(err != NULL && *err != NULL ? (*err)->message : "rewrite failed");
+	if (e != NULL) {
+		*reason = g_strdup(e->message);
+		g_propagate_error(err, e);
+	}
 	if (stats != NULL)
 		*stats = r.st;
 	g_ptr_array_unref(r.jobs);
 	g_ptr_array_unref(r.unsub);
 	g_string_free(r.notes, TRUE);
-	g_object_unref(msg);
+	if (msg != NULL)
+		g_object_unref(msg);
 	g_object_unref(parser);
 	g_object_unref(stream);
 	return st;

@@ -38,18 +38,25 @@
  *     is left alone. UTF-16/32 and UTF-7 parts are left alone.
  *
  * Never modified (REWRITE_REFUSED, with a reason): multipart/signed,
- * multipart/encrypted, application/(x-)pkcs7-mime, application/pgp-*, an
- * inline PGP armour in the HTML, a DKIM-Signature or ARC-Message-Signature
- * header (crm-milter must run before the signer), text/calendar anywhere.
+ * multipart/encrypted, application/(x-)pkcs7-mime and -signature,
+ * application/pgp-*, an inline PGP armour in the HTML, a DKIM-Signature or
+ * ARC-Message-Signature header (crm-milter must run before the signer),
+ * text/calendar or application/ics anywhere (an invitation, or an .ics
+ * attachment: both are refused, to be safe). Nested message/rfc822 parts
+ * (forwarded mail) are never looked into.
  * Left alone per part (the others are still done): HTML over
  * max_html_size once decoded, uuencoded parts, unusable charsets.
  *
  * Links: numbered in document order across the message, from 0; the pixel
  * goes into the first HTML part (the main one) before its last </body>, or
- * at its end. Targets of the List-Unsubscribe header are not rewritten.
+ * at its end when it has none and ends in plain text (not when it ends
+ * inside a tag, comment or script: the pixel would not be markup there;
+ * not in an empty part: its boundary would move). Targets of the
+ * List-Unsubscribe header are not rewritten.
  *
- * Ownership: the caller owns raw, opts and new_body; *reason is new
- * (g_free) and set for every status (a line for the log).
+ * Ownership: the caller owns raw, opts (and its tokenizer, which one
+ * thread uses at a time: keep one per milter connection) and new_body;
+ * *reason is new (g_free) and set for every status (a line for the log).
  *
  * Public: rewrite_message, rewrite_status_name.
  */
@@ -58,6 +65,7 @@
 
 #include <glib.h>
 
+#include "html_links.h"
 #include "token.h"
 
 typedef struct rewrite_opts {
@@ -67,6 +75,7 @@ typedef struct rewrite_opts {
 	gboolean opens, clicks;
 	const char *const *exclude_domains;   /* NULL-terminated, or NULL */
 	gsize max_html_size;                  /* decoded bytes of one HTML part; 0: no limit */
+	html_links_ctx *tokenizer;            /* reused across calls by one thread; NULL: one per call */
 } rewrite_opts;
 
 typedef enum {

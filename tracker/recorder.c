@@ -6,7 +6,11 @@
  * SECURITY: the only code of crm-tracker that writes; it opens the spool
  * as milter { user } (privileges are dropped before it starts).
  */
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 
 #include "recorder.h"
 #include "db.h"
@@ -17,11 +21,22 @@
 #define BATCH_MAX 500              /* events per transaction */
 #define RETRY_US G_USEC_PER_SEC    /* wait after a failed write */
 #define STOP_TRIES 3               /* writes tried at stop before giving up */
+#define LOOKUP_TTL_US (30 * G_USEC_PER_SEC)   /* index lookups cached this long */
+#define LOOKUP_MAX 50000           /* cached lookups at most */
+#define WRITTEN_MAX 100000         /* keys remembered per bucket at most */
+#define WRITER_NICE 5              /* the writer yields to request threads */
 
 typedef struct {
 	gint64 at_us;
 	guint link;
 } click_mark;
+
+/* What the index of tracked mail says about one tracking id. */
+typedef struct {
+	gint64 sent_at;                /* -1: unknown */
+	char *message_id;              /* NULL: not indexed */
+	char *profile;                 /* NULL: no save job */
+} tracked_info;
 
 struct recorder {
 	snap_holder *snaps;
@@ -30,7 +45,7 @@ struct recorder {
 	GCond cond;
 	GQueue incoming;               /* rec_event *, from request threads */
 	gboolean stopping;
-	gint pending;                  /* events not yet written (atomic) */
+	gint64 pending_bytes;          /* size of the events waiting (atomic) */
 	gint dropped;                  /* since the last report (atomic) */
 	/* the writer thread's own */
 	GQueue ready;                  /* rec_event *, to judge now */
@@ -39,6 +54,12 @@ struct recorder {
 	crm_db *db;
 	char *db_path;
 	gint64 retry_at;               /* monotonic µs: no write before */
+	GHashTable *lookups;           /* hex id -> tracked_info *, cached */
+	gint64 lookups_born;           /* monotonic µs the cache was emptied */
+	GHashTable *written[2];        /* idem keys written in this and the
+	                                  last time bucket: the same event
+	                                  again is no new job */
+	gint64 written_bucket;         /* the bucket of written[0] */
 };
 
 /* Free an event and its strings. */
@@ -66,12 +87,22 @@ hex_id(const guint8 *id, char *buf)
 	buf[2 * TOKEN_ID_LEN] = '\0';
 }
 
+/* About how much memory an event holds. */
+static gint64
+event_size(const rec_event *ev)
+{
+	return (gint64)(sizeof(*ev) + 3 * 16 + (ev->target ? strlen(ev->target) : 0) +
+	    (ev->user_agent ? strlen(ev->user_agent) : 0) + (ev->client_ip ? strlen(ev->client_ip) : 0));
+}
+
 /* Queue one event from a request thread. */
 gboolean
 recorder_add(recorder *r, rec_event *ev)
 {
-	if (g_atomic_int_add(&r->pending, 1) >= RECORDER_MAX_PENDING) {
-		g_atomic_int_add(&r->pending, -1);
+	gint64 size = event_size(ev);
+
+	if (__atomic_add_fetch(&r->pending_bytes, size, __ATOMIC_RELAXED) > RECORDER_MAX_BYTES) {
+		__atomic_sub_fetch(&r->pending_bytes, size, __ATOMIC_RELAXED);
 		g_atomic_int_inc(&r->dropped);
 		event_free(ev);
 		return FALSE;
@@ -191,6 +222,63 @@ lookup_tracked(crm_db *db, const char *hex, gint64 *sent_at, char **message_id,
 	return rc == SQLITE_ROW || rc == SQLITE_DONE;
 }
 
+/* GDestroyNotify for the lookup cache. */
+static void
+tracked_info_free(gpointer p)
+{
+	tracked_info *t = p;
+
+	g_free(t->message_id);
+	g_free(t->profile);
+	g_free(t);
+}
+
+/* The index's answer for hex, cached for a while (events of one message
+ * come together); NULL when the database failed. */
+static const tracked_info *
+tracked_of(recorder *r, crm_db *db, const char *hex, GError **err)
+{
+	gint64 now = g_get_monotonic_time();
+	tracked_info *t;
+
+	if (now - r->lookups_born > LOOKUP_TTL_US || g_hash_table_size(r->lookups) >= LOOKUP_MAX) {
+		g_hash_table_remove_all(r->lookups);
+		r->lookups_born = now;
+	}
+	t = g_hash_table_lookup(r->lookups, hex);
+	if (t != NULL)
+		return t;
+	t = g_new0(tracked_info, 1);
+	if (!lookup_tracked(db, hex, &t->sent_at, &t->message_id, &t->profile, err)) {
+		tracked_info_free(t);
+		return NULL;
+	}
+	g_hash_table_insert(r->lookups, g_strdup(hex), t);
+	return t;
+}
+
+/* Was this idempotency key (of time bucket) written already? Keeps the
+ * keys of the newest bucket seen and the one before it. */
+static gboolean
+written_before(recorder *r, const char *key, gint64 bucket)
+{
+	if (bucket == r->written_bucket + 1) {
+		GHashTable *t = r->written[1];
+
+		r->written[1] = r->written[0];
+		r->written[0] = t;
+		g_hash_table_remove_all(t);
+		r->written_bucket = bucket;
+	} else if (bucket > r->written_bucket) {
+		g_hash_table_remove_all(r->written[0]);
+		g_hash_table_remove_all(r->written[1]);
+		r->written_bucket = bucket;
+	}
+	if (g_hash_table_size(r->written[0]) >= WRITTEN_MAX)
+		g_hash_table_remove_all(r->written[0]);   /* only a shortcut: the spool dedupes too */
+	return g_hash_table_contains(r->written[0], key) || g_hash_table_contains(r->written[1], key);
+}
+
 /* A job being built: the strings spool_new_job points to. */
 typedef struct {
 	spool_new_job job;
@@ -207,30 +295,37 @@ built_clear(built_job *b)
 	g_free(b->message_id);
 }
 
-/* Judge ev and build its job; FALSE when the database failed. */
-static gboolean
+typedef enum { BUILD_FAILED, BUILD_OK, BUILD_SEEN } build_status;
+
+/* Judge ev and build its job: BUILD_SEEN when this process wrote the
+ * same event already, BUILD_FAILED when the database failed. */
+static build_status
 build_job(recorder *r, crm_db *db, const tracker_snap *snap, const rec_event *ev,
     built_job *b, GError **err)
 {
 	char hex[2 * TOKEN_ID_LEN + 1], *reason = NULL;
-	gint64 at = ev->at_us / G_USEC_PER_SEC, sent_at;
+	gint64 at = ev->at_us / G_USEC_PER_SEC;
 	eng_event e = { ev->kind, ev->head ? "HEAD" : "GET", ev->user_agent, ev->client_ip, at, -1, 0 };
+	const tracked_info *t;
 	eng_class cls;
 
 	memset(b, 0, sizeof(*b));
 	hex_id(ev->id, hex);
-	if (!lookup_tracked(db, hex, &sent_at, &b->message_id, &b->profile, err))
-		return FALSE;
-	if (b->profile == NULL) {
-		const crm_profile *p = g_ptr_array_index(snap->cfg->profiles, 0);
-
-		b->profile = g_strdup(p->name);
-	}
-	e.sent_at = sent_at;
+	if ((t = tracked_of(r, db, hex, err)) == NULL)
+		return BUILD_FAILED;
+	e.sent_at = t->sent_at;
 	if (ev->kind == ENG_CLICKED)
 		e.burst_links = burst_links(r, hex, ev, snap->params.click_window);
 	cls = engagement_classify(snap->data, &e, &snap->params, &reason);
 	b->key = engagement_idem_key(ev->kind, hex, ev->link, cls, at);
+	if (written_before(r, b->key, at / ENGAGEMENT_BUCKET)) {
+		g_clear_pointer(&b->key, g_free);
+		g_free(reason);
+		return BUILD_SEEN;
+	}
+	b->message_id = g_strdup(t->message_id);
+	b->profile = g_strdup(t->profile != NULL ? t->profile :
+	    ((const crm_profile *)g_ptr_array_index(snap->cfg->profiles, 0))->name);
 	b->meta = engagement_meta(ev->kind, hex, ev->link, ev->target, cls, reason, ev->user_agent, at);
 	log_msg(CRM_LOG_DEBUG, NULL, "%s %s link %u: %s (%s)", engagement_kind_name(ev->kind), hex,
 	    ev->link, engagement_class_name(cls), reason);
@@ -240,7 +335,7 @@ build_job(recorder *r, crm_db *db, const tracker_snap *snap, const rec_event *ev
 	b->job.idem_key = b->key;
 	b->job.message_id = b->message_id;
 	b->job.meta = b->meta;
-	return TRUE;
+	return BUILD_OK;
 }
 
 /* Judge and write up to BATCH_MAX ready events in one transaction; FALSE
@@ -256,19 +351,29 @@ write_batch(recorder *r, const tracker_snap *snap)
 	crm_db *db = spool_of(r, snap->cfg);
 	GError *e = NULL;
 	gboolean ok = db != NULL;
-	guint i, built_n = 0;
+	guint i, built_n = 0, njobs = 0;
+	GList *l = r->ready.head;
 
-	for (i = 0; ok && i < n; i++) {
-		ok = build_job(r, db, snap, g_queue_peek_nth(&r->ready, i), &built[i], &e);
-		jobs[i] = &built[i].job;
-		built_n = i + 1;
+	for (i = 0; ok && i < n; i++, l = l->next) {
+		build_status bs = build_job(r, db, snap, l->data, &built[built_n], &e);
+
+		ok = bs != BUILD_FAILED;
+		if (bs == BUILD_OK || bs == BUILD_FAILED)
+			built_n++;
+		if (bs == BUILD_OK)
+			jobs[njobs++] = &built[built_n - 1].job;
 	}
-	if (ok)
-		ok = spool_enqueue_batch(db, jobs, n, g_get_real_time() / G_USEC_PER_SEC, ids, status, &e);
+	if (ok && njobs > 0)
+		ok = spool_enqueue_batch(db, jobs, njobs, g_get_real_time() / G_USEC_PER_SEC, ids, status, &e);
 	if (ok) {
-		for (i = 0; i < n; i++)
-			event_free(g_queue_pop_head(&r->ready));
-		g_atomic_int_add(&r->pending, -(gint)n);
+		for (i = 0; i < njobs; i++)
+			g_hash_table_add(r->written[0], g_strdup(jobs[i]->idem_key));
+		for (i = 0; i < n; i++) {
+			rec_event *ev = g_queue_pop_head(&r->ready);
+
+			__atomic_sub_fetch(&r->pending_bytes, event_size(ev), __ATOMIC_RELAXED);
+			event_free(ev);
+		}
 	} else {
 		if (db != NULL)
 			log_msg(CRM_LOG_WARNING, NULL, "spool %s: %s; %u events wait", snap->cfg->spool_path,
@@ -340,6 +445,10 @@ writer(gpointer data)
 	recorder *r = data;
 	int window = 0, stop_tries = 0;
 
+	/* Linux: a thread's own nice value; answering comes first, writing
+	 * catches up when requests leave room (the queue absorbs bursts) */
+	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WRITER_NICE) != 0)
+		log_msg(CRM_LOG_DEBUG, NULL, "recorder: cannot lower its priority: %s", g_strerror(errno));
 	for (;;) {
 		GQueue fresh = G_QUEUE_INIT;
 		gboolean stop;
@@ -364,8 +473,8 @@ writer(gpointer data)
 				break;
 		prune_recent(r, window);
 		if ((dropped = g_atomic_int_and(&r->dropped, 0)) > 0)
-			log_msg(CRM_LOG_WARNING, NULL, "%d events dropped: more than %d waiting",
-			    dropped, RECORDER_MAX_PENDING);
+			log_msg(CRM_LOG_WARNING, NULL, "%d events dropped: %d MB of events already waiting",
+			    dropped, RECORDER_MAX_BYTES / (1024 * 1024));
 		if (stop && (r->ready.length == 0 || stop_tries >= STOP_TRIES)) {
 			if (r->ready.length > 0)
 				log_msg(CRM_LOG_ERR, NULL, "%u events lost: the spool failed at shutdown",
@@ -394,6 +503,10 @@ recorder_start(snap_holder *snaps)
 	g_queue_init(&r->waiting);
 	r->recent = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 	    (GDestroyNotify)g_array_unref);
+	r->lookups = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, tracked_info_free);
+	r->lookups_born = g_get_monotonic_time();
+	for (int i = 0; i < 2; i++)
+		r->written[i] = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	r->thread = g_thread_new("recorder", writer, r);
 	return r;
 }
@@ -413,6 +526,9 @@ recorder_stop(recorder *r)
 	g_queue_clear_full(&r->ready, event_free);
 	g_queue_clear_full(&r->waiting, event_free);
 	g_hash_table_unref(r->recent);
+	g_hash_table_unref(r->lookups);
+	for (int i = 0; i < 2; i++)
+		g_hash_table_unref(r->written[i]);
 	db_close(r->db);
 	g_free(r->db_path);
 	g_cond_clear(&r->cond);

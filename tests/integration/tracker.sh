@@ -38,6 +38,7 @@ A=a0a1a2a3a4a5a6a7a8a9aaab
 B=b0b1b2b3b4b5b6b7b8b9babb
 C=c0c1c2c3c4c5c6c7c8c9cacb
 D=d0d1d2d3d4d5d6d7d8d9dadb
+E=e0e1e2e3e4e5e6e7e8e9eaeb
 
 mkdir -p "$DIR/tmp"
 python3 -c 'import base64,os; print("k2", base64.b64encode(os.urandom(32)).decode()); print("k1", base64.b64encode(os.urandom(32)).decode())' >"$KEYS"
@@ -68,6 +69,9 @@ tracker {
   scanner_burst_links = 3
   max_headers = 20
   max_url_length = 6144
+  per_ip_connections = 4
+  trusted_proxies = {"127.0.0.1/32"}
+  connection_timeout = 2
 }
 crm "local" { type = ledger }
 EOF
@@ -97,7 +101,7 @@ fi
 q "INSERT INTO tracked (message_id, job_id, created_at, track_id) VALUES
 	('msg-a@example.com', 1001, strftime('%s','now') - 3600, '$A'),
 	('msg-b@example.com', 1002, strftime('%s','now') - 3600, '$B'),
-	('msg-c@example.com', 1003, strftime('%s','now'), '$C')" ||
+	('msg-e@example.com', 1005, strftime('%s','now') - 3600, '$E')" ||
 	mta_not_ok "index tracked messages (schema with tracked.track_id)"
 
 # req NAME ARGS...: curl into $MTA_TMP/NAME.{body,head}; prints the status
@@ -150,7 +154,15 @@ for n in 1 2 3; do
 	req burst$n -A "$UA_CHROME" "$("$MK" "$KEYS" "$BASE" click "$B" "$n" "https://example.com/b$n")" >/dev/null
 done
 # C was sent just now: its click is a scanner's
+q "INSERT INTO tracked (message_id, job_id, created_at, track_id) VALUES
+	('msg-c@example.com', 1003, strftime('%s','now'), '$C')"
 req fast -A "$UA_CHROME" "$("$MK" "$KEYS" "$BASE" click "$C" 1 "https://example.com/c")" >/dev/null
+# through a trusted proxy (127.0.0.1): the client is the last
+# X-Forwarded-For address that is not a trusted proxy
+req xff1 -A "$UA_CHROME" -H 'X-Forwarded-For: 203.0.113.9, 40.107.1.1' \
+	"$("$MK" "$KEYS" "$BASE" click "$E" 1 "https://example.com/e1")" >/dev/null
+req xff2 -A "$UA_CHROME" -H 'X-Forwarded-For: 40.107.1.1, 203.0.113.9, 127.0.0.1' \
+	"$("$MK" "$KEYS" "$BASE" click "$E" 2 "https://example.com/e2")" >/dev/null
 # D is in no index: recorded, then refused by the ledger
 req lost -A "$UA_CHROME" "$("$MK" "$KEYS" "$BASE" open "$D")" >/dev/null
 # a token signed with the second key of the ring verifies too
@@ -188,13 +200,46 @@ expect "more than max_headers fields: 431" 431 "$(req many "${hdrs[@]}" "$OPEN_A
 expect "headers over the memory limit: refused" 431 \
 	"$(req huge -H "X-Big: $(head -c 65536 /dev/zero | tr '\0' a)" "$BASE/healthz")"
 expect "still serving after the refusals" 200 "$(req hz2 "$BASE/healthz")"
+# four slow clients hold every connection one address may have: a fifth
+# is closed at once, and the four are closed after connection_timeout
+out=$(python3 - "$PORT" <<'PY'
+import socket, sys, time
+port = int(sys.argv[1])
+def slow():
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")   # never finished
+    return s
+held = [slow() for _ in range(4)]
+time.sleep(0.3)
+fifth = socket.create_connection(("127.0.0.1", port))
+fifth.settimeout(1.5)
+try:
+    fifth_closed = fifth.recv(1) == b""
+except socket.timeout:
+    fifth_closed = False
+start = time.time()
+closed = 0
+for s in held:
+    s.settimeout(6)
+    try:
+        if s.recv(1) == b"":
+            closed += 1
+    except (socket.timeout, ConnectionResetError):
+        pass
+print("fifth-closed" if fifth_closed else "fifth-open", closed, "timeout-ok" if time.time() - start < 5 else "slow")
+PY
+)
+expect "per_ip_connections: a fifth connection is refused; connection_timeout closes idle ones" \
+	"fifth-closed 4 timeout-ok" "$out"
+expect "serving again once they are gone" 200 "$(req hz4 "$BASE/healthz")"
 
 # ------------------------------------------------------------ the spool
 # opens of A: browser (human; the second key's and the query string's
 # opens are the same person in the same minute: one job), Apple (privacy
 # proxy), HEAD (scanner); Google's proxy open of B; 2 clicks + HEAD of A;
-# 3 clicks of B; 1 of C; the open of D: 12 jobs (clicks wait 2 s)
-want_jobs=12
+# 3 clicks of B; 1 of C; the open of D; 2 clicks of E: 14 jobs (clicks
+# wait 2 s)
+want_jobs=14
 for _ in $(seq 1 100); do
 	n=$(q "SELECT count(*) FROM jobs WHERE kind = 2")
 	[ "$n" -ge "$want_jobs" ] && break
@@ -214,6 +259,10 @@ expect "browser open and HEAD open of A: human and scanner" "human scanner " "$(
 expect "clicks of A: human, human, HEAD scanner" "human human scanner " "$(cls clicked "$A" '%')"
 expect "burst of three links of B: all scanner" "scanner scanner scanner " "$(cls clicked "$B" '%')"
 expect "click of C right after sending: scanner" "scanner " "$(cls clicked "$C" '%')"
+expect "X-Forwarded-For from a trusted proxy: Exchange Online's address is a scanner, the next a person" \
+	"1|scanner|Microsoft Defender for Office 365 (Safe Links): address in 40.107.0.0/16 2|human|no sign of a machine " \
+	"$(q "SELECT json_extract(meta,'\$.link'), json_extract(meta,'\$.class'), json_extract(meta,'\$.reason') FROM jobs
+	      WHERE json_extract(meta,'\$.message_track_id') = '$E' ORDER BY 1" | tr '\n' ' ')"
 expect "reasons kept" 1 "$(q "SELECT count(*) FROM jobs WHERE json_extract(meta,'\$.reason') LIKE '3 links of the message clicked within 2 s'
 	AND json_extract(meta,'\$.message_track_id') = '$B' AND json_extract(meta,'\$.link') = 1")"
 expect "click meta has link and exact target" "1|$T1" \
@@ -230,7 +279,7 @@ expect "a repeated open in the same minute is no new job" "$want_jobs" "$(q "SEL
 
 # ------------------------------------------------------------ the ledger
 out=$("$top_builddir/crm-flusher" -c "$CONF" --once 2>&1)
-expect "crm-flusher --once: 11 done, 1 dead" "11 done, 0 to retry, 1 dead" \
+expect "crm-flusher --once: 13 done, 1 dead" "13 done, 0 to retry, 1 dead" \
 	"$(printf '%s' "$out" | sed -n 's/.*leased, \(.*\)$/\1/p')" "$out"
 expect "events of A in the ledger" "clicked|human|2 clicked|scanner|1 opened|human|1 opened|privacy_proxy|1 opened|scanner|1 " \
 	"$(q "SELECT kind, status, count(*) FROM events WHERE message_id = 'msg-a@example.com' GROUP BY 1, 2" | tr '\n' ' ')"

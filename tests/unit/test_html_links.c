@@ -2,7 +2,7 @@
  * test_html_links.c - html_links_scan on HTML shaped like what mail
  * clients and newsletter tools write: which links are found, the exact
  * bytes of each value's span, its quoting, the URL a browser would open
- * and the verdict; where the pixel goes. Also html_links_target (URL
+ * and the verdict; where the pixel goes. Also url_norm_http (URL
  * normalisation: IDN, percent-encoding, blanks, backslashes, ports),
  * the replacement values (escaping, quoting) and the link limit.
  *
@@ -18,6 +18,7 @@
 #include <glib.h>
 
 #include "html_links.h"
+#include "url_norm.h"
 
 typedef struct want_link {
 	const char *tag;
@@ -32,10 +33,13 @@ typedef struct scan_case {
 	const char *label;
 	const char *html;
 	const char *charset;      /* filter charset */
-	const char *pixel_before; /* pixel_at is its last occurrence; NULL: -1 */
+	const char *pixel_before; /* pixel_at is its last occurrence; PIXEL_END, PIXEL_NONE */
 	guint n;
 	want_link links[8];
 } scan_case;
+
+#define PIXEL_END NULL   /* the end of the buffer */
+#define PIXEL_NONE ""    /* -1: no safe place */
 
 static const char *const exclude[] = { "partner.test", ".excluded.example", NULL };
 static const char *const skip[] = { "https://Lists.Example.com/unsub?id=1", NULL };
@@ -140,7 +144,7 @@ static const scan_case scan_cases[] = {
 	    { "a", HTML_SKIP_INVALID, "https://e x.example/", NULL, '"', FALSE, FALSE } } },
 	{ "first href wins; a tag cut off at the end is no link; href without value is none",
 	  "<a href=\"https://e.example/1\" href=\"https://e.example/2\">x</a><a href>y</a><a href=\"https://e.example/3\"",
-	  NULL, NULL, 1,
+	  NULL, PIXEL_NONE, 1,
 	  { { "a", HTML_TRACK, "https://e.example/1", "https://e.example/1", '"', FALSE, FALSE } } },
 	{ "an <a> with no </a>: the next <a> ends its text",
 	  "<a href=\"https://e.example/1\">read more <a href=\"https://e.example/2\">unsubscribe</a>",
@@ -151,21 +155,35 @@ static const scan_case scan_cases[] = {
 	  "<body>a</body>\n<div>late</div></BODY ><!--[if mso]></body><![endif]-->", NULL, "</BODY >", 0, { { 0 } } },
 	{ "no </body> (Gmail fragment): pixel at the end", "<div dir=\"ltr\">Hi<br></div>", NULL, NULL, 0, { { 0 } } },
 	{ "empty input", "", NULL, NULL, 0, { { 0 } } },
+	{ "CDATA (crashes myhtml without a tree): a bogus comment, later links still found",
+	  "<svg><![CDATA[ <a href=\"https://e.example/in\"> ]]></svg><a href=\"https://e.example/after\">a</a>"
+	  "<a href=\"https://e.example/<![CDATA[x\">c</a>",
+	  NULL, NULL, 2,
+	  { { "a", HTML_TRACK, "https://e.example/after", "https://e.example/after", '"', FALSE, FALSE },
+	    { "a", HTML_SKIP_INVALID, "https://e.example/<![CDATA[x", NULL, '"', FALSE, FALSE } } },
+	{ "no </body>, ends inside a quoted value: no pixel", "<p>x <a href=\"https://e.example/a b", NULL, PIXEL_NONE, 0, { { 0 } } },
+	{ "no </body>, ends inside a comment: no pixel", "<p>x</p><!-- note <b>", NULL, PIXEL_NONE, 0, { { 0 } } },
+	{ "no </body>, ends inside a script: no pixel", "<p>x</p><script>var a = 1;", NULL, PIXEL_NONE, 0, { { 0 } } },
+	{ "no </body>, ends inside a title: no pixel", "<title>Offer", NULL, PIXEL_NONE, 0, { { 0 } } },
+	{ "no </body>, closed script and empty comment: the end", "<script>x()</script><!---->t<!-->", NULL, PIXEL_END, 0, { { 0 } } },
+	{ "no </body>, a </body> inside a title is text", "<title></body></title><p>x", NULL, PIXEL_END, 0, { { 0 } } },
 };
 
-/* Every scan case. */
+/* Every scan case, with one tokenizer reused for all of them. */
 static void
 test_scan(void **state)
 {
+	html_links_ctx *ctx = html_links_ctx_new(NULL);
 	gsize i, k;
 
+	assert_non_null(ctx);
 	for (i = 0; i < G_N_ELEMENTS(scan_cases); i++) {
 		const scan_case *c = &scan_cases[i];
 		html_filter f = { exclude, skip, "https://t.example.com", c->charset };
 		html_scan s = { 0 };
 		GError *err = NULL;
 		gsize len = strlen(c->html);
-		gboolean ok = html_links_scan(c->html, len, &f, &s, &err);
+		gboolean ok = html_links_scan(ctx, c->html, len, &f, &s, &err);
 
 		print_message("case: %s\n", c->label);
 		assert_true(ok);
@@ -197,12 +215,59 @@ test_scan(void **state)
 			assert_int_equal(l->vml, w->vml);
 			assert_int_equal(l->mso, w->mso);
 		}
-		if (c->pixel_before == NULL)
+		if (c->pixel_before == PIXEL_END)
+			assert_int_equal(s.pixel_at, len);
+		else if (*c->pixel_before == '\0')
 			assert_int_equal(s.pixel_at, -1);
 		else
 			assert_int_equal(s.pixel_at, g_strrstr(c->html, c->pixel_before) - c->html);
 		html_links_clear(&s);
 	}
+	assert_null(html_links_ctx_free(ctx));
+	html_links_ctx_free(NULL);
+}
+
+/* What a reused tokenizer sees does not depend on the document before,
+ * however that one ended (inside a script, a comment, plaintext, a tag,
+ * after many unknown elements). */
+static void
+test_reuse(void **state)
+{
+	static const char *const before[] = {
+		"<script>var a = '<a href=\"https://e.example/s\">",
+		"<!-- unterminated <a href=\"https://e.example/c\">",
+		"<plaintext><a href=\"https://e.example/p\">",
+		"<a href=\"https://e.example/t",
+		"<!--[if mso]><v:roundrect href=\"https://e.example/v\"><v:fill/><o:x/><w:y/>",
+		"<svg><foreignObject><math><mi><table><a href=\"https://e.example/m\">",
+	};
+	const char *doc = "<body><p><a HREF=https://e.example/1>one</a> <area href='https://e.example/2'>"
+	    "<!--[if mso]><v:oval href=\"https://e.example/3\"></v:oval><![endif]--></p></body>";
+	html_links_ctx *ctx = html_links_ctx_new(NULL);
+	html_scan fresh = { 0 }, s = { 0 }, junk = { 0 };
+	gsize i, k;
+
+	assert_true(html_links_scan(NULL, doc, strlen(doc), NULL, &fresh, NULL));
+	assert_int_equal(fresh.links->len, 3);
+	for (i = 0; i < G_N_ELEMENTS(before); i++) {
+		print_message("after: %s\n", before[i]);
+		assert_true(html_links_scan(ctx, before[i], strlen(before[i]), NULL, &junk, NULL));
+		html_links_clear(&junk);
+		assert_true(html_links_scan(ctx, doc, strlen(doc), NULL, &s, NULL));
+		assert_int_equal(s.links->len, fresh.links->len);
+		assert_int_equal(s.pixel_at, fresh.pixel_at);
+		for (k = 0; k < s.links->len; k++) {
+			const html_link *a = &g_array_index(s.links, html_link, k), *b = &g_array_index(fresh.links, html_link, k);
+			assert_int_equal(a->start, b->start);
+			assert_int_equal(a->end, b->end);
+			assert_string_equal(a->tag, b->tag);
+			assert_string_equal(a->target, b->target);
+			assert_int_equal(a->verdict, HTML_TRACK);
+		}
+		html_links_clear(&s);
+	}
+	html_links_clear(&fresh);
+	html_links_ctx_free(ctx);
 }
 
 typedef struct target_case {
@@ -248,7 +313,7 @@ test_target(void **state)
 	for (i = 0; i < G_N_ELEMENTS(target_cases); i++) {
 		const target_case *c = &target_cases[i];
 		gboolean valid = !c->valid;
-		char *t = html_links_target(c->url, c->charset, &valid);
+		char *t = url_norm_http(c->url, c->charset, &valid);
 
 		print_message("case: %s\n", c->label);
 		if (c->want == NULL)
@@ -315,13 +380,13 @@ test_too_many_links(void **state)
 
 	for (i = 0; i <= HTML_LINKS_MAX; i++)
 		g_string_append_printf(h, "<a href=\"https://e.example/%d\">%d</a>", i, i);
-	assert_false(html_links_scan(h->str, h->len, NULL, &s, &err));
+	assert_false(html_links_scan(NULL, h->str, h->len, NULL, &s, &err));
 	assert_non_null(err);
 	assert_non_null(strstr(err->message, "links"));
 	assert_null(s.links);
 	g_error_free(err);
 	g_string_truncate(h, h->len - strlen("<a href=\"https://e.example/10000\">10000</a>"));
-	assert_true(html_links_scan(h->str, h->len, NULL, &s, &err));
+	assert_true(html_links_scan(NULL, h->str, h->len, NULL, &s, &err));
 	assert_int_equal(s.links->len, HTML_LINKS_MAX);
 	html_links_clear(&s);
 	html_links_clear(&s);      /* twice is fine */
@@ -333,6 +398,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scan),
+		cmocka_unit_test(test_reuse),
 		cmocka_unit_test(test_target),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_too_many_links),

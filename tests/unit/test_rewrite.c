@@ -74,8 +74,8 @@ static const rw_case cases[] = {
 	  .reason = "4 links rewritten",
 	  .links = 4,
 	  .pixel = TRUE,
-	  .targets = { "https://www.example.com/proposals/2026/customer-test/rollout-phase-2?ref=outlook&utm_source=email&utm_campaign=q4-proposals", 
-	    "https://www.example.com/pricing#enterprise", "https://calendly.example.com/j.smith/30min?month=2026-12", 
+	  .targets = { "https://www.example.com/proposals/2026/customer-test/rollout-phase-2?ref=outlook&utm_source=email&utm_campaign=q4-proposals",
+	    "https://www.example.com/pricing#enterprise", "https://calendly.example.com/j.smith/30min?month=2026-12",
 	    "https://www.example.com/" } },
 	{ .label = "Gmail fragment: &amp;, IDN host, %20 kept, pixel at the end",
 	  .file = "html/gmail.eml",
@@ -85,8 +85,8 @@ static const rw_case cases[] = {
 	  .reason = "pixel added",
 	  .links = 4,
 	  .pixel = TRUE,
-	  .targets = { "https://www.example.com/pricing?utm_source=gmail&utm_medium=email&utm_campaign=follow-up-2026-11&utm_content=pricing-link", 
-	    "https://www.xn--mnchen-brauerei-zvb.example/fallstudie/bier%20und%20brot?jahr=2026", 
+	  .targets = { "https://www.example.com/pricing?utm_source=gmail&utm_medium=email&utm_campaign=follow-up-2026-11&utm_content=pricing-link",
+	    "https://www.xn--mnchen-brauerei-zvb.example/fallstudie/bier%20und%20brot?jahr=2026",
 	    "https://docs.example.com/integrations/crm/dynamics-365#setup", "https://www.example.com/" } },
 	{ .label = "newsletter: VML, <area>, upper-case and unquoted, entities; unsubscribe, notrack, excluded left alone",
 	  .file = "html/newsletter.eml",
@@ -96,13 +96,13 @@ static const rw_case cases[] = {
 	  .reason = "4 links left alone",
 	  .links = 8,
 	  .pixel = TRUE,
-	  .targets = { "https://us1.campaign-archive.example.net/?u=7d3f9a1b2c&id=4e5f6a7b8c&e=[UNIQID]", 
-	    "https://www.example.com/events/emea?src=newsletter&m=11", 
-	    "https://www.example.com/events/americas?src=newsletter&m=11", 
-	    "https://www.example.com/blog/2026/11/release-notes?utm_source=newsletter&utm_medium=email&utm_campaign=nov-2026", 
-	    "https://www.example.com/blog/2026/11/customer-story?utm_source=newsletter&utm_medium=email", 
-	    "https://www.example.com/webinar/register?id=2026-12-03&src=newsletter", 
-	    "https://www.example.com/webinar/register?id=2026-12-03&src=newsletter", 
+	  .targets = { "https://us1.campaign-archive.example.net/?u=7d3f9a1b2c&id=4e5f6a7b8c&e=[UNIQID]",
+	    "https://www.example.com/events/emea?src=newsletter&m=11",
+	    "https://www.example.com/events/americas?src=newsletter&m=11",
+	    "https://www.example.com/blog/2026/11/release-notes?utm_source=newsletter&utm_medium=email&utm_campaign=nov-2026",
+	    "https://www.example.com/blog/2026/11/customer-story?utm_source=newsletter&utm_medium=email",
+	    "https://www.example.com/webinar/register?id=2026-12-03&src=newsletter",
+	    "https://www.example.com/webinar/register?id=2026-12-03&src=newsletter",
 	    "https://example.us1.list-manage.example.net/profile?u=7d3f9a1b2c&id=4e5f6a7b8c&e=[UNIQID]" } },
 	{ .label = "Apple Mail multipart/related, base64 HTML, inline image untouched",
 	  .file = "html/apple-related-base64.eml",
@@ -121,7 +121,7 @@ static const rw_case cases[] = {
 	  .reason = "2 links",
 	  .links = 2,
 	  .pixel = TRUE,
-	  .targets = { "https://www.example.com/ja/proposal?id=77&lang=ja", 
+	  .targets = { "https://www.example.com/ja/proposal?id=77&lang=ja",
 	    "https://xn--r8jz45g.xn--zckzah/%E8%B3%87%E6%96%99?q=%1B$B8+@Q%1B(B" } },
 	{ .label = "opens only: pixel, links kept",
 	  .file = "html/gmail.eml",
@@ -168,21 +168,36 @@ static const rw_case cases[] = {
 	  .clicks = TRUE,
 	  .want = REWRITE_REFUSED,
 	  .reason = "text/calendar" },
-	{ .label = "QP soft breaks inside a URL and inside =3D and &amp;",
-	  .raw = HDR "Content-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\n" 
-	    "<html><body><p>Read <a href=3D\"ht=\ntps://www.exa=\nmple.com/a?b=3D1&am=\np;c=3D=\n2\">this</a> now.</p>\n" 
-	    "<p>Unchanged line =E2=80=94 with a dash.</p>\n</body></html>\n",
+	{ .label = "base64 with 72-column lines (Thunderbird): lines before the change keep their bytes",
+	  .raw = HDR "Content-Type: text/html; charset=UTF-8\nContent-Transfer-Encoding: base64\n\n"
+	    "PGh0bWw+PGJvZHk+DQo8cD5TZWhyIGdlZWhydGUgRGFtZW4gdW5kIEhlcnJlbiw8L3A+DQo8\n"
+	    "cD5hbmJlaSBkYXMgQW5nZWJvdC4gV2VpdGVyZSBJbmZvcm1hdGlvbmVuIGZpbmRlbiBTaWUg\n"
+	    "YXVmIHVuc2VyZXIgV2Vic2l0ZSwgZGllIHdpciB2b3IgS3VyemVtIGVybmV1ZXJ0IGhhYmVu\n"
+	    "LCB1bmQgaW4gdW5zZXJlbSBLYXRhbG9nLjwvcD4NCjxwPkRldGFpbHM6IDxhIGhyZWY9Imh0\n"
+	    "dHBzOi8vd3d3LmV4YW1wbGUuY29tL2FuZ2Vib3Q/bnI9NDcxMSZhbXA7dj0yIj5BbmdlYm90\n"
+	    "IDQ3MTE8L2E+PC9wPg0KPC9ib2R5PjwvaHRtbD4NCg==\n",
 	  .opens = TRUE,
 	  .clicks = TRUE,
-	  .want = REWRITE_DONE,
 	  .reason = "1 links rewritten",
 	  .links = 1,
 	  .pixel = TRUE,
-	  .targets = { "https://www.example.com/a?b=1&c=2" } },
+	  .targets = { "https://www.example.com/angebot?nr=4711&v=2" } },
+	{ .label = "QP soft breaks inside a URL and inside =3D and &amp;",
+	  .raw = HDR "Content-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\n"
+	    "<html><body><p>Read <a href=3D\"ht=\ntps://www.exa=\nmple.com/a?b=3D1&am=\np;c=3D=\n2\">this</a> now.</p>\n"
+	    "<p>Unchanged line =E2=80=94 with a dash.</p>\n<p><a href=3D\"https://e.example/t\">trailing blank</a>=20\n"
+	    "</body></html>\n",
+	  .opens = TRUE,
+	  .clicks = TRUE,
+	  .want = REWRITE_DONE,
+	  .reason = "2 links rewritten",
+	  .links = 2,
+	  .pixel = TRUE,
+	  .targets = { "https://www.example.com/a?b=1&c=2", "https://e.example/t" } },
 	{ .label = "two HTML parts: links numbered across both, pixel in the first only",
-	  .raw = HDR "Content-Type: multipart/mixed; boundary=\"b1\"\n\n--b1\nContent-Type: text/html; charset=us-ascii\n\n" 
-	    "<p><a href=\"https://e.example/1\">1</a></p>\n--b1\nContent-Type: image/png; name=\"x.png\"\n" 
-	    "Content-Disposition: attachment; filename=\"x.png\"\nContent-Transfer-Encoding: base64\n\niVBORw0KGgo=\n" 
+	  .raw = HDR "Content-Type: multipart/mixed; boundary=\"b1\"\n\n--b1\nContent-Type: text/html; charset=us-ascii\n\n"
+	    "<p><a href=\"https://e.example/1\">1</a></p>\n--b1\nContent-Type: image/png; name=\"x.png\"\n"
+	    "Content-Disposition: attachment; filename=\"x.png\"\nContent-Transfer-Encoding: base64\n\niVBORw0KGgo=\n"
 	    "--b1\nContent-Type: text/html; charset=us-ascii\n\n<p><a href=\"https://e.example/2\">2</a></p>\n--b1--\n",
 	  .opens = TRUE,
 	  .clicks = TRUE,
@@ -192,9 +207,9 @@ static const rw_case cases[] = {
 	  .pixel = TRUE,
 	  .targets = { "https://e.example/1", "https://e.example/2" } },
 	{ .label = "an HTML attachment and a forwarded message are not body parts",
-	  .raw = HDR "Content-Type: multipart/mixed; boundary=\"b1\"\n\n--b1\nContent-Type: text/plain\n\nsee attached\n" 
-	    "--b1\nContent-Type: text/html; name=\"report.html\"\nContent-Disposition: attachment; filename=\"report.html\"\n\n" 
-	    "<a href=\"https://e.example/r\">r</a>\n--b1\nContent-Type: message/rfc822\n\nSubject: inner\n" 
+	  .raw = HDR "Content-Type: multipart/mixed; boundary=\"b1\"\n\n--b1\nContent-Type: text/plain\n\nsee attached\n"
+	    "--b1\nContent-Type: text/html; name=\"report.html\"\nContent-Disposition: attachment; filename=\"report.html\"\n\n"
+	    "<a href=\"https://e.example/r\">r</a>\n--b1\nContent-Type: message/rfc822\n\nSubject: inner\n"
 	    "Content-Type: text/html\n\n<a href=\"https://e.example/i\">i</a>\n--b1--\n",
 	  .opens = TRUE,
 	  .clicks = TRUE,
@@ -207,29 +222,29 @@ static const rw_case cases[] = {
 	  .want = REWRITE_UNCHANGED,
 	  .reason = "no HTML body part" },
 	{ .label = "PGP/MIME encrypted: never modified",
-	  .raw = HDR "Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"p\"\n\n" 
-	    "--p\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n--p\nContent-Type: application/octet-stream\n\n" 
+	  .raw = HDR "Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"p\"\n\n"
+	    "--p\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n--p\nContent-Type: application/octet-stream\n\n"
 	    "-----BEGIN PGP MESSAGE-----\nhQEMA\n-----END PGP MESSAGE-----\n--p--\n",
 	  .opens = TRUE,
 	  .clicks = TRUE,
 	  .want = REWRITE_REFUSED,
 	  .reason = "multipart/encrypted" },
 	{ .label = "S/MIME enveloped (application/pkcs7-mime): never modified",
-	  .raw = HDR "Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name=smime.p7m\n" 
+	  .raw = HDR "Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name=smime.p7m\n"
 	    "Content-Transfer-Encoding: base64\n\nMIAGCSqGSIb3DQEHA6CAMIACAQAxggE=\n",
 	  .opens = TRUE,
 	  .clicks = TRUE,
 	  .want = REWRITE_REFUSED,
 	  .reason = "pkcs7-mime" },
 	{ .label = "inline PGP signature inside the HTML: never modified",
-	  .raw = HDR "Content-Type: text/html\n\n<pre>-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n" 
+	  .raw = HDR "Content-Type: text/html\n\n<pre>-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n"
 	    "<a href=\"https://e.example/\">x</a></pre>\n",
 	  .opens = TRUE,
 	  .clicks = TRUE,
 	  .want = REWRITE_REFUSED,
 	  .reason = "PGP" },
 	{ .label = "7bit line that would pass 998 octets: each value on its own line",
-	  .raw = HDR "Content-Type: text/html; charset=us-ascii\nContent-Transfer-Encoding: 7bit\n\n<html><body>\n" LONG_LINE 
+	  .raw = HDR "Content-Type: text/html; charset=us-ascii\nContent-Transfer-Encoding: 7bit\n\n<html><body>\n" LONG_LINE
 	    "\n<p>Short line.</p>\n</body></html>\n",
 	  .opens = TRUE,
 	  .clicks = TRUE,
@@ -271,7 +286,7 @@ static const rw_case cases[] = {
 	  .want = REWRITE_UNCHANGED,
 	  .reason = "transfer encoding" },
 	{ .label = "bare LF line ends kept",
-	  .raw = HDR "Content-Type: text/html; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\n" 
+	  .raw = HDR "Content-Type: text/html; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\n"
 	    "<p>Gr=FC=DFe, <a href=3D\"https://e.example/caf=E9?q=3D=E9\">caf=E9</a></p>\n",
 	  .opens = TRUE,
 	  .clicks = TRUE,
@@ -281,6 +296,32 @@ static const rw_case cases[] = {
 	  .pixel = TRUE,
 	  .lf = TRUE,
 	  .targets = { "https://e.example/caf%C3%A9?q=%E9" } },
+	{ .label = "regression (fuzz): no </body> and the HTML ends inside a tag: links done, no pixel pasted into the tag",
+	  .raw = HDR "Content-Type: text/html; charset=us-ascii\n\n<p><a href=\"https://e.example/1\">1</a></p>\n"
+	    "<p>cut <a href=\"https://e.example/2 and the end of the message",
+	  .opens = TRUE,
+	  .clicks = TRUE,
+	  .want = REWRITE_DONE,
+	  .reason = "no pixel",
+	  .links = 1,
+	  .targets = { "https://e.example/1" } },
+	{ .label = "regression (fuzz): an empty HTML part before a boundary gets no pixel (the boundary would move)",
+	  .raw = HDR "Content-Type: multipart/alternative; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nx\n"
+	    "--b\nContent-Type: text/html\n\n--b--\n",
+	  .opens = TRUE,
+	  .clicks = TRUE,
+	  .want = REWRITE_UNCHANGED,
+	  .reason = "HTML part 1 is empty" },
+	{ .label = "regression (fuzz): <![CDATA[ in the HTML (myhtml without a tree crashed on it)",
+	  .raw = HDR "Content-Type: text/html; charset=utf-8\n\n<html><body><svg><![CDATA[ x ]]></svg>"
+	    "<a href=\"https://e.example/c\">c</a></body></html>\n",
+	  .opens = TRUE,
+	  .clicks = TRUE,
+	  .want = REWRITE_DONE,
+	  .reason = "1 links rewritten",
+	  .links = 1,
+	  .pixel = TRUE,
+	  .targets = { "https://e.example/c" } },
 	{ .label = "nothing trackable, opens off",
 	  .raw = HDR "Content-Type: text/html\n\n<a href=\"mailto:a@example.com\">m</a> <a href=\"https://e.example/unsubscribe\">u</a>\n",
 	  .opens = FALSE,
@@ -430,6 +471,16 @@ check_encoded_lines(const guint8 *oraw, const leaf *o, const guint8 *nraw, const
 	ol = lines_of(oc, o->end - o->off, qp);
 	nl = lines_of(nc, n->end - n->off, qp);
 	assert_true(nl->len == ol->len || nl->len == ol->len + 1);
+	for (i = 0; qp && i < nl->len; i++) {
+		/* 76 columns at most, and no soft break right before a hard one */
+		const char *b = g_ptr_array_index(nl, i);
+		gchar **phys = g_strsplit(b, "\n", -1);
+		gsize k;
+		for (k = 0; phys[k] != NULL; k++)
+			assert_true(strlen(phys[k]) <= 77);
+		g_strfreev(phys);
+		assert_false(strlen(b) > 2 && (g_str_has_suffix(b, "=\r\n\r\n") || g_str_has_suffix(b, "=\n\n")));
+	}
 	for (i = 0; i < ol->len; i++) {
 		const char *a = g_ptr_array_index(ol, i), *b = g_ptr_array_index(nl, i);
 		if (strcmp(a, b) != 0)
@@ -456,8 +507,8 @@ check_html(const token_ring *ring, const leaf *o, const leaf *n, const rw_case *
 	guint i, k = 0, done = 0;
 	const char *hit;
 
-	assert_true(html_links_scan(o->utf8, o->utf8_len, &f, &so, NULL));
-	assert_true(html_links_scan(n->utf8, n->utf8_len, &f, &sn, NULL));
+	assert_true(html_links_scan(NULL, o->utf8, o->utf8_len, &f, &so, NULL));
+	assert_true(html_links_scan(NULL, n->utf8, n->utf8_len, &f, &sn, NULL));
 	for (i = 0; i < sn.links->len; i++) {
 		const html_link *ln = &g_array_index(sn.links, html_link, i), *lo = NULL;
 		token_info info = { 0 };
@@ -487,7 +538,13 @@ check_html(const token_ring *ring, const leaf *o, const leaf *n, const rw_case *
 	g_string_append_len(back, n->utf8 + pos, n->utf8_len - pos);
 	if ((hit = strstr(back->str, px)) != NULL) {
 		gsize at = hit - back->str, pl = strlen(px);
+		const char *end_body = g_strrstr(back->str, "</body");
 		assert_true(main_part);
+		/* right before the last </body>, or at the very end */
+		if (end_body != NULL)
+			assert_ptr_equal(hit + pl, end_body);
+		else
+			assert_int_equal(at + pl, back->len);
 		assert_null(strstr(hit + 1, px));
 		*pixel_seen = TRUE;
 		g_string_erase(back, at, pl);
@@ -536,13 +593,14 @@ static void
 test_cases(void **state)
 {
 	token_ring *ring = token_ring_from_text(KEYS, "test", NULL);
+	html_links_ctx *tok = html_links_ctx_new(NULL);   /* one tokenizer for every row */
 	gsize i;
 
 	assert_non_null(ring);
 	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
 		const rw_case *c = &cases[i];
 		GByteArray *raw = case_raw(c), *body = g_byte_array_new(), *full;
-		rewrite_opts o = { ring, BASE, track_id, c->opens, c->clicks, exclude, c->max_html };
+		rewrite_opts o = { ring, BASE, track_id, c->opens, c->clicks, exclude, c->max_html, tok };
 		rewrite_stats st = { 0 };
 		GError *err = NULL;
 		char *reason = NULL;
@@ -603,6 +661,7 @@ next:
 		g_byte_array_unref(body);
 	}
 	token_ring_free(ring);
+	html_links_ctx_free(tok);
 }
 
 /* Every prefix of a real message: never a crash, and a DONE result still
@@ -611,7 +670,7 @@ static void
 test_truncated(void **state)
 {
 	token_ring *ring = token_ring_from_text(KEYS, "test", NULL);
-	rewrite_opts o = { ring, BASE, track_id, TRUE, TRUE, NULL, 0 };
+	rewrite_opts o = { ring, BASE, track_id, TRUE, TRUE, NULL, 0, NULL };
 	const char *files[] = { "html/newsletter.eml", "html/apple-related-base64.eml", "html/iso-2022-jp.eml" };
 	gsize f, n;
 

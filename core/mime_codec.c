@@ -1,0 +1,153 @@
+/*
+ * mime_codec.c - line-aware charset and transfer-encoding helpers for
+ * in-place edits. See mime_codec.h.
+ */
+#include <errno.h>
+#include <string.h>
+#include <gmime/gmime.h>
+
+#include "mime_codec.h"
+
+/* Convert with iconv, reset before and flushed after. */
+gboolean
+mime_codec_iconv(iconv_t cd, const char *in, gsize n, GString *out)
+{
+	char *ip = (char *)in, *op;
+	size_t il = n, ol, r;
+	gsize used;
+	gboolean flushing = FALSE;
+
+	iconv(cd, NULL, NULL, NULL, NULL);
+	for (;;) {
+		used = out->len;
+		ol = il * 4 + 32;
+		g_string_set_size(out, used + ol);
+		op = out->str + used;
+		r = flushing ? iconv(cd, NULL, NULL, &op, &ol) : iconv(cd, &ip, &il, &op, &ol);
+		g_string_set_size(out, op - out->str);
+		if (r == (size_t)-1 && errno != E2BIG)
+			return FALSE;
+		if (r != (size_t)-1 && flushing)
+			return TRUE;
+		if (r != (size_t)-1 && il == 0)
+			flushing = TRUE;
+	}
+}
+
+/* An ASCII superset, where '\n' is always a line end? */
+gboolean
+mime_codec_charset_line_safe(const char *charset)
+{
+	char *low = g_ascii_strdown(charset, -1), *p;
+	gboolean bad = strstr(low, "ucs") != NULL;
+
+	for (p = low; !bad && (p = strstr(p, "utf")) != NULL; p += 3) {
+		const char *q = p + 3 + (p[3] == '-' || p[3] == '_');
+		bad = *q == '1' || *q == '3' || *q == '7';
+	}
+	g_free(low);
+	return !bad;
+}
+
+/* End of the quoted-printable hard line that starts at p. */
+gsize
+mime_codec_qp_line_end(const char *c, gsize n, gsize p)
+{
+	gsize q = p;
+
+	for (;;) {
+		const char *nl = memchr(c + q, '\n', n - q);
+		gsize start = q, e = nl != NULL ? (gsize)(nl - c) : n;
+		gsize t = e > start && c[e - 1] == '\r' ? e - 1 : e;
+		q = nl != NULL ? e + 1 : e;
+		if (nl == NULL || t == start || c[t - 1] != '=')
+			return q;
+	}
+}
+
+/* Quoted-printable, hard line by hard line. */
+void
+mime_codec_qp_encode(const char *d, gsize n, const char *eol, GByteArray *out)
+{
+	gsize p = 0;
+
+	while (p < n) {
+		const char *nl = memchr(d + p, '\n', n - p);
+		gsize e = nl != NULL ? (gsize)(nl - d) : n, t = e, k, len;
+		const char *le = eol;
+		guchar *buf;
+		int state = -1;
+		guint32 save = 0;
+
+		if (nl != NULL)
+			le = t > p && d[t - 1] == '\r' ? (t--, "\r\n") : "\n";
+		buf = g_malloc(GMIME_QP_ENCODE_LEN(t - p) + 8);
+		len = g_mime_encoding_quoted_encode_close((const guchar *)d + p, t - p, buf, &state, &save);
+		if (len >= 2 && buf[len - 2] == '=' && buf[len - 1] == '\n')
+			len -= 2;                /* the soft break GMime adds after a final "=20" */
+		for (k = 0; k < len; k++) {
+			if (buf[k] == '\n')
+				g_byte_array_append(out, (const guint8 *)le, strlen(le));
+			else
+				g_byte_array_append(out, buf + k, 1);
+		}
+		g_free(buf);
+		if (nl != NULL)
+			g_byte_array_append(out, (const guint8 *)le, strlen(le));
+		p = nl != NULL ? e + 1 : n;
+	}
+}
+
+/* Does enc decode to exactly d? */
+gboolean
+mime_codec_qp_check(const guint8 *enc, gsize n, const char *d, gsize dn)
+{
+	guchar *buf = g_malloc(n + 1);
+	int state = 0;
+	guint32 save = 0;
+	gsize len = g_mime_encoding_quoted_decode_step(enc, n, buf, &state, &save);
+	gboolean same = len == dn && memcmp(buf, d, dn) == 0;
+
+	g_free(buf);
+	return same;
+}
+
+/* Base64 in the layout the part had. */
+void
+mime_codec_base64_encode(const char *d, gsize n, const char *like, gsize ln,
+    const char *eol, GByteArray *out)
+{
+	const char *nl = memchr(like, '\n', ln);
+	gsize first = nl != NULL ? (gsize)(nl - like) : ln, width = 76, p, bn;
+	char *b = g_base64_encode((const guchar *)d, n);
+	gboolean tail = ln > 0 && like[ln - 1] == '\n';
+
+	if (first > 0 && like[first - 1] == '\r')
+		first--;
+	if (nl != NULL && first % 4 == 0 && first >= 4 && first <= 76)
+		width = first;
+	bn = strlen(b);
+	for (p = 0; p < bn; p += width) {
+		g_byte_array_append(out, (const guint8 *)b + p, MIN(width, bn - p));
+		if (p + width < bn || tail)
+			g_byte_array_append(out, (const guint8 *)eol, strlen(eol));
+	}
+	g_free(b);
+}
+
+/* The longest line, line end not counted. */
+gsize
+mime_codec_longest_line(const char *s, gsize n)
+{
+	gsize p = 0, best = 0;
+
+	while (p < n) {
+		const char *nl = memchr(s + p, '\n', n - p);
+		gsize e = nl != NULL ? (gsize)(nl - s) : n, l = e - p;
+		if (nl != NULL && l > 0 && s[e - 1] == '\r')
+			l--;
+		best = MAX(best, l);
+		p = e + 1;
+	}
+	return best;
+}
