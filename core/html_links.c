@@ -309,16 +309,20 @@ static void
 comment(pass *p, myhtml_token_node_t *tok)
 {
 	myhtml_position_t rp = myhtml_token_node_raw_position(tok);
-	const char *t = p->buf + rp.begin, *e = t + rp.length, *c;
+	const char *t = p->buf + rp.begin, *e = t + rp.length, *c, *m;
 	gsize pair[2];
 
+	if (rp.begin + rp.length > p->len)
+		return;
 	while (t < e && g_ascii_isspace(*t))
 		t++;
 	if (e - t < 4 || g_ascii_strncasecmp(t, "[if", 3) != 0 ||
 	    (c = memchr(t, ']', e - t)) == NULL || memchr(t, '!', c - t) != NULL)
 		return;
-	if (g_strstr_len(t, c - t, "mso") == NULL && g_strstr_len(t, c - t, "MSO") == NULL)
-		return;
+	for (m = t + 3; m + 3 <= c && g_ascii_strncasecmp(m, "mso", 3) != 0; m++)
+		;
+	if (m + 3 > c)
+		return;                          /* a condition without mso: not Outlook's */
 	pair[0] = rp.begin + p->shift;
 	pair[1] = rp.length;
 	g_array_append_vals(p->s->comments, pair, 2);
@@ -575,22 +579,23 @@ html_links_clear(html_scan *s)
 
 /* ------------------------------------------------------------- output */
 
-/* url escaped for an attribute quoted with q ('\0': double quotes). */
+/* url escaped for an attribute quoted with q ('\0': double quotes); runs
+ * with nothing to escape are copied at once. */
 static void
 escape_append(GString *out, const char *url, char q)
 {
-	const char *p;
+	const char *p, *run = url;
 
 	for (p = url; *p != '\0'; p++) {
-		if (*p == '&')
-			g_string_append(out, "&amp;");
-		else if (*p == '"' && q != '\'')
-			g_string_append(out, "&quot;");
-		else if (*p == '\'' && q == '\'')
-			g_string_append(out, "&#39;");
-		else
-			g_string_append_c(out, *p);
+		const char *esc = *p == '&' ? "&amp;" : *p == '"' && q != '\'' ? "&quot;" :
+		    *p == '\'' && q == '\'' ? "&#39;" : NULL;
+		if (esc == NULL)
+			continue;
+		g_string_append_len(out, run, p - run);
+		g_string_append(out, esc);
+		run = p + 1;
 	}
+	g_string_append_len(out, run, p - run);
 }
 
 /* The replacement for [start, end) of l. */

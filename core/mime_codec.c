@@ -85,11 +85,13 @@ mime_codec_qp_encode(const char *d, gsize n, const char *eol, GByteArray *out)
 		len = g_mime_encoding_quoted_encode_close((const guchar *)d + p, t - p, buf, &state, &save);
 		if (len >= 2 && buf[len - 2] == '=' && buf[len - 1] == '\n')
 			len -= 2;                /* the soft break GMime adds after a final "=20" */
-		for (k = 0; k < len; k++) {
-			if (buf[k] == '\n')
+		for (k = 0; k < len; ) {         /* GMime's soft breaks are "=\n" */
+			const guchar *lf = memchr(buf + k, '\n', len - k);
+			gsize m = lf != NULL ? (gsize)(lf - buf) : len;
+			g_byte_array_append(out, buf + k, m - k);
+			if (lf != NULL)
 				g_byte_array_append(out, (const guint8 *)le, strlen(le));
-			else
-				g_byte_array_append(out, buf + k, 1);
+			k = m + 1;
 		}
 		g_free(buf);
 		if (nl != NULL)

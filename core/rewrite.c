@@ -28,8 +28,9 @@ typedef struct unit {
 
 typedef struct edit {
 	gsize s, e;              /* UTF-8 range replaced by repl */
-	gsize bs, be;            /* the same with quotes, for brepl (own line) */
-	char *repl, *brepl;
+	gsize bs, be;            /* the same with its quotes, for the own-line form */
+	char *repl;
+	char *url;               /* a link's new URL (the own-line form is made from it) */
 	gboolean link;           /* a link (else the pixel) */
 } edit;
 
@@ -63,6 +64,7 @@ typedef struct rw {
 	char *refuse;
 } rw;
 
+/* The status as a word, for logs and tests. */
 const char *
 rewrite_status_name(rewrite_status st)
 {
@@ -341,7 +343,13 @@ apply(const part_job *j, guint a, guint b, const edit *ed, guint ei, guint ej, g
 	for (i = ei; i < ej; i++) {
 		gsize es = own_line ? ed[i].bs : ed[i].s, ee = own_line ? ed[i].be : ed[i].e;
 		g_string_append_len(s, j->u + pos, es - pos);
-		g_string_append(s, own_line ? ed[i].brepl : ed[i].repl);
+		if (own_line) {                  /* "\r\n\"url\"" or "\r\n<img ...>" */
+			char *q = ed[i].url != NULL ? html_links_attr_quoted(ed[i].url) : NULL;
+			g_string_append(s, j->eol);
+			g_string_append(s, q != NULL ? q : ed[i].repl);
+			g_free(q);
+		} else
+			g_string_append(s, ed[i].repl);
 		pos = ee;
 	}
 	g_string_append_len(s, j->u + pos, end - pos);
@@ -408,7 +416,7 @@ make_edits(rw *r, part_job *j, const html_scan *sc, gboolean main_part)
 
 	for (i = 0; i < sc->links->len; i++) {
 		const html_link *l = &g_array_index(sc->links, html_link, i);
-		char *url, *q;
+		char *url;
 		edit e = { 0 };
 
 		if (l->verdict != HTML_TRACK) {
@@ -428,11 +436,8 @@ make_edits(rw *r, part_job *j, const html_scan *sc, gboolean main_part)
 		e.bs = l->vstart;
 		e.be = l->vend;
 		e.repl = html_links_attr_value(l, url);
-		q = html_links_attr_quoted(url);
-		e.brepl = g_strconcat(j->eol, q, NULL);
+		e.url = url;
 		e.link = TRUE;
-		g_free(q);
-		g_free(url);
 		g_array_append_val(ed, e);
 	}
 	if (main_part && r->o->opens && sc->pixel_at < 0)
@@ -443,7 +448,6 @@ make_edits(rw *r, part_job *j, const html_scan *sc, gboolean main_part)
 		if (url != NULL) {
 			e.s = e.e = e.bs = e.be = (gsize)sc->pixel_at;
 			e.repl = html_links_pixel(url);
-			e.brepl = g_strconcat(j->eol, e.repl, NULL);
 			g_array_append_val(ed, e);
 			g_free(url);
 		}
@@ -468,7 +472,7 @@ edit_clear(gpointer data)
 	edit *e = data;
 
 	g_free(e->repl);
-	g_free(e->brepl);
+	g_free(e->url);
 }
 
 /* Apply the edits group by group and build the part's new content. */

@@ -85,7 +85,7 @@ static const scan_case scan_cases[] = {
 	    { "a", HTML_TRACK, "https://e.example/reg?id=3&amp;s=n", "https://e.example/reg?id=3&s=n", '"', FALSE, FALSE } } },
 	{ "gte mso 9 and (gte mso 9)|(IE) conditions are Outlook's too",
 	  "<!--[if gte mso 9]><a href=\"https://e.example/a\">a</a><![endif]-->"
-	  "<!--[if (gte mso 9)|(IE)]><v:rect href=\"https://e.example/b\"></v:rect><![endif]-->",
+	  "<!--[if (gte Mso 9)|(IE)]><v:rect href=\"https://e.example/b\"></v:rect><![endif]-->",
 	  NULL, NULL, 2,
 	  { { "a", HTML_TRACK, "https://e.example/a", "https://e.example/a", '"', FALSE, TRUE },
 	    { "v:rect", HTML_TRACK, "https://e.example/b", "https://e.example/b", '"', TRUE, TRUE } } },
