@@ -16,8 +16,10 @@ target=${2:-token}
 dir=${FUZZ_DIR:-/tmp/crm-fuzz}/$target
 
 case $target in
-token) srcs="fuzz/fuzz_token.c core/token.c"; pkgs="glib-2.0"; seeds=-DFUZZ_TOKEN_SEEDS ;;
-*) echo "run-fuzz.sh: unknown target '$target' (known: token)" >&2; exit 2 ;;
+token) srcs="fuzz/fuzz_token.c core/token.c"; pkgs="glib-2.0"; seeds=-DFUZZ_TOKEN_SEEDS; extra= ;;
+rewrite) srcs="fuzz/fuzz_rewrite.c core/rewrite.c core/html_links.c core/url_norm.c core/mime_codec.c core/message.c core/token.c"
+	pkgs="gmime-3.0 gio-2.0"; seeds=-DFUZZ_REWRITE_SEEDS; extra="-lmodest -lm -lpthread" ;;
+*) echo "run-fuzz.sh: unknown target '$target' (known: token, rewrite)" >&2; exit 2 ;;
 esac
 case $secs in ''|*[!0-9]*) echo "usage: run-fuzz.sh [SECONDS] [TARGET]" >&2; exit 2 ;; esac
 
@@ -32,7 +34,7 @@ fi
 mkdir -p "$dir/corpus"
 cd "$top"
 cflags="-std=gnu11 -g -O1 -fno-omit-frame-pointer -D_GNU_SOURCE -Icore -I. $(pkg-config --cflags $pkgs)"
-libs=$(pkg-config --libs $pkgs)
+libs="$(pkg-config --libs $pkgs) $extra"
 echo "=== building fuzz_$target in $dir"
 # shellcheck disable=SC2086
 clang $cflags -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \

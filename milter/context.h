@@ -15,6 +15,7 @@
 #include <glib.h>
 #include "msgbuf.h"
 #include "snapshot.h"
+#include "html_links.h"
 
 /* One message, from MAIL FROM to end of message or abort. */
 typedef struct msg_ctx {
@@ -37,6 +38,8 @@ typedef struct conn_ctx {
 	char *client_addr;
 	char *daemon_name;
 	gboolean local_submission;
+	html_links_ctx *html;    /* the tokenizer, made on the first tracked
+	                            message and reused (one thread per connection) */
 	msg_ctx *msg;
 } conn_ctx;
 

@@ -220,6 +220,9 @@ track(SMFICTX *ctx, conn_ctx *c, msg_ctx *m, const crm_decision *d,
 	opts.clicks = (d->track & TRACK_CLICKS) != 0;
 	opts.exclude_domains = exclude;
 	opts.max_html_size = (gsize)cfg->tracking.max_html_size;
+	if (c->html == NULL)
+		c->html = html_links_ctx_new(NULL);   /* NULL: rewrite makes its own */
+	opts.tokenizer = c->html;
 	memset(&stats, 0, sizeof(stats));
 	st = rewrite_message(data, len, &opts, body, &stats, &reason, &e);
 	if (st == REWRITE_DONE) {
