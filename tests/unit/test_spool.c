@@ -193,42 +193,6 @@ test_enqueue_invalid(void **state)
 	assert_int_equal(query_int(f->db, "SELECT count(*) FROM jobs"), 0);
 }
 
-/* Group commit: one transaction, a status per job; duplicates of the
- * spool and of an earlier job in the same batch are reported as such; one
- * bad job fails the whole batch and writes nothing. */
-static void
-test_enqueue_batch(void **state)
-{
-	fixture *f = *state;
-	spool_new_job a = { .kind = JOB_SAVE, .profile = "local", .idem_key = "b/1" };
-	spool_new_job b = { .kind = JOB_SAVE, .profile = "local", .idem_key = "b/2" };
-	spool_new_job old = { .kind = JOB_SAVE, .profile = "local", .idem_key = "b/old" };
-	spool_new_job bad = { .kind = JOB_SAVE, .profile = "local", .idem_key = NULL };
-	const spool_new_job *batch[] = { &a, &old, &b, &a };
-	const spool_new_job *broken[] = { &b, &bad };
-	gint64 ids[4], old_id = enqueue(f->db, "b/old", 5);
-	spool_status st[4];
-	GError *err = NULL;
-
-	assert_true(spool_enqueue_batch(f->db, batch, 4, 10, ids, st, &err));
-	assert_int_equal(st[0], SPOOL_OK);
-	assert_int_equal(st[1], SPOOL_DUPLICATE);
-	assert_int_equal(ids[1], old_id);
-	assert_int_equal(st[2], SPOOL_OK);
-	assert_int_equal(st[3], SPOOL_DUPLICATE);
-	assert_int_equal(ids[3], ids[0]);
-	assert_int_equal(query_int(f->db, "SELECT count(*) FROM jobs"), 3);
-
-	b.idem_key = "b/3";
-	assert_false(spool_enqueue_batch(f->db, broken, 2, 11, ids, st, &err));
-	assert_non_null(err);
-	g_clear_error(&err);
-	assert_int_equal(st[0], SPOOL_ERROR);
-	assert_int_equal(st[1], SPOOL_ERROR);
-	assert_int_equal(query_int(f->db, "SELECT count(*) FROM jobs WHERE idem_key = 'b/3'"), 0);
-	assert_int_equal(query_int(f->db, "SELECT count(*) FROM jobs"), 3);
-}
-
 /* Every field survives enqueue + get, the payload byte for byte. */
 static void
 test_enqueue_roundtrip(void **state)
