@@ -55,6 +55,7 @@ typedef struct token_key {
 	char kid[TOKEN_KID_MAX + 1];
 	guint8 *secret;
 	gsize len;
+	GHmac *base;                     /* keyed once; copied per MAC, never updated */
 } token_key;
 
 struct token_ring {
@@ -218,7 +219,7 @@ static void
 compute_mac(const token_key *key, const guint8 *body, gsize n,
     const char *target, gsize tlen, guint8 mac[MAC_LEN])
 {
-	GHmac *h = g_hmac_new(G_CHECKSUM_SHA256, key->secret, key->len);
+	GHmac *h = g_hmac_copy(key->base);   /* the key schedule is done once */
 	guint8 digest[32];
 	gsize dlen = sizeof(digest);
 
@@ -450,6 +451,8 @@ token_ring_free(token_ring *ring)
 	for (i = 0; i < ring->n; i++) {
 		explicit_bzero(ring->keys[i].secret, ring->keys[i].len);
 		g_free(ring->keys[i].secret);
+		if (ring->keys[i].base != NULL)
+			g_hmac_unref(ring->keys[i].base);
 	}
 	g_free(ring->keys);
 	g_free(ring);
@@ -525,6 +528,7 @@ parse_line(const char *s, const char *name, guint line, GArray *keys, GError **e
 	memcpy(key.kid, s, kl);
 	key.secret = g_memdup2(secret, len);
 	key.len = len;
+	key.base = g_hmac_new(G_CHECKSUM_SHA256, key.secret, key.len);
 	explicit_bzero(secret, SECRET_MAX + 3);
 	g_free(secret);
 	g_array_append_val(keys, key);
