@@ -3,6 +3,7 @@
  * See prog.h.
  */
 #include <stdio.h>
+#include <string.h>
 #include <syslog.h>
 
 #include "prog.h"
@@ -80,4 +81,38 @@ prog_open_spool(const crm_config *cfg)
 		g_error_free(e);
 	}
 	return db;
+}
+
+volatile sig_atomic_t prog_signal_stop;
+volatile sig_atomic_t prog_signal_reload;
+
+/* SIGTERM/SIGINT. */
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	prog_signal_stop = 1;
+}
+
+/* SIGHUP. */
+static void
+on_hup(int sig)
+{
+	(void)sig;
+	prog_signal_reload = 1;
+}
+
+/* Stop on SIGTERM/SIGINT, reload on SIGHUP. */
+void
+prog_catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
 }

@@ -24,25 +24,6 @@
 #include "log.h"
 #include "prog.h"
 
-static volatile sig_atomic_t stop_flag;
-static volatile sig_atomic_t reload_flag;
-
-/* SIGTERM/SIGINT. */
-static void
-on_stop(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
-
-/* SIGHUP. */
-static void
-on_hup(int sig)
-{
-	(void)sig;
-	reload_flag = 1;
-}
-
 /* Wall clock for the spool. */
 static gint64
 real_now(void *data)
@@ -77,7 +58,7 @@ reload(const char *path, crm_config **cfg)
 static gboolean
 drain(const crm_config *cfg, gboolean verbose)
 {
-	flush_env env = { real_now, real_rnd, NULL, (volatile int *)&stop_flag };
+	flush_env env = { real_now, real_rnd, NULL, (volatile int *)&prog_signal_stop };
 	flush_stats st;
 	GError *e = NULL;
 	crm_db *db = prog_open_spool(cfg);
@@ -110,7 +91,6 @@ main(int argc, char **argv)
 	};
 	GOptionContext *oc = g_option_context_new("- drain the crm-milter spool into CRMs");
 	GError *e = NULL;
-	struct sigaction sa;
 	crm_config *cfg;
 	int rc = 0;
 
@@ -133,31 +113,25 @@ main(int argc, char **argv)
 	}
 	log_set_level((crm_log_level)cfg->log_level);
 
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_stop;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = on_hup;
-	sigaction(SIGHUP, &sa, NULL);
+	prog_catch_signals();
 
 	if (once) {
 		rc = drain(cfg, TRUE) ? 0 : 1;
 	} else {
 		if (!foreground && daemon(0, 0) != 0) {
 			log_msg(CRM_LOG_ERR, NULL, "cannot detach: %s", g_strerror(errno));
-			stop_flag = 1;
+			prog_signal_stop = 1;
 			rc = 1;
 		}
 		log_msg(CRM_LOG_NOTICE, NULL, "crm-flusher %s started", PACKAGE_VERSION);
-		while (!stop_flag) {
-			if (reload_flag) {
-				reload_flag = 0;
+		while (!prog_signal_stop) {
+			if (prog_signal_reload) {
+				prog_signal_reload = 0;
 				reload(config_path, &cfg);
 			}
 			(void)drain(cfg, FALSE);
 			/* sleep in steps so signals are seen promptly */
-			for (int i = 0; i < cfg->poll_interval * 10 && !stop_flag && !reload_flag; i++)
+			for (int i = 0; i < cfg->poll_interval * 10 && !prog_signal_stop && !prog_signal_reload; i++)
 				g_usleep(100000);
 		}
 		log_msg(CRM_LOG_NOTICE, NULL, "crm-flusher stopped");

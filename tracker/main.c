@@ -36,25 +36,6 @@
 #include "recorder.h"
 #include "snap.h"
 
-static volatile sig_atomic_t stop_flag;
-static volatile sig_atomic_t reload_flag;
-
-/* SIGTERM/SIGINT. */
-static void
-on_stop(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
-
-/* SIGHUP. */
-static void
-on_hup(int sig)
-{
-	(void)sig;
-	reload_flag = 1;
-}
-
 /* Parse tracker { listen } ("ADDRESS:PORT", "[V6]:PORT", "*:PORT") into ss. */
 static gboolean
 parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len, char **why)
@@ -216,9 +197,9 @@ serve(const char *config_path, tracker_snap *first, int fd, gboolean foreground)
 	}
 	log_msg(CRM_LOG_NOTICE, NULL, "crm-tracker %s listening on %s", PACKAGE_VERSION,
 	    first->cfg->tracker.listen);
-	while (!stop_flag) {
-		if (reload_flag) {
-			reload_flag = 0;
+	while (!prog_signal_stop) {
+		if (prog_signal_reload) {
+			prog_signal_reload = 0;
 			reload(config_path, &holder);
 		}
 		g_usleep(100000);
@@ -243,7 +224,6 @@ main(int argc, char **argv)
 	};
 	GOptionContext *oc = g_option_context_new("- answer tracking pixels and links, record opens and clicks");
 	GError *e = NULL;
-	struct sigaction sa;
 	crm_config *cfg;
 	tracker_snap *snap;
 	int fd = -1, rc;
@@ -292,15 +272,8 @@ main(int argc, char **argv)
 	}
 	describe(snap, FALSE);
 
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_stop;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = on_hup;
-	sigaction(SIGHUP, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
+	prog_catch_signals();
+	signal(SIGPIPE, SIG_IGN);
 
 	rc = serve(config_path, snap, fd, foreground);
 	g_free(config_path);
