@@ -20,6 +20,7 @@
 #include <json-glib/json-glib.h>
 
 #include "engagement.h"
+#include "errline.h"
 #include "jsonb.h"
 
 #define APPLIES_OPENS  0x1u
@@ -275,19 +276,9 @@ engagement_data_free(eng_data *data)
 	return NULL;
 }
 
-/* Set err to "name:line: message". */
-static void G_GNUC_PRINTF(4, 5)
-line_error(GError **err, const char *name, guint line, const char *fmt, ...)
-{
-	va_list ap;
-	char *msg;
-
-	va_start(ap, fmt);
-	msg = g_strdup_vprintf(fmt, ap);
-	va_end(ap);
-	g_set_error(err, eng_error(), 0, "%s:%u: %s", name, line, msg);
-	g_free(msg);
-}
+/* "name:line: message" in this file's error domain. */
+#define line_error(err, name, line, ...) \
+	errline_set(err, eng_error(), 0, name, line, __VA_ARGS__)
 
 /* Read a regular file of at most max bytes (new string). */
 static char *

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "token.h"
+#include "errline.h"
 
 #define TOKEN_VERSION 1
 #define MAC_LEN 16
@@ -459,19 +460,9 @@ token_ring_free(token_ring *ring)
 	return NULL;
 }
 
-/* Set err to "NAME:LINE: message". */
-static void G_GNUC_PRINTF(4, 5)
-line_error(GError **err, const char *name, guint line, const char *fmt, ...)
-{
-	va_list ap;
-	char *msg;
-
-	va_start(ap, fmt);
-	msg = g_strdup_vprintf(fmt, ap);
-	va_end(ap);
-	g_set_error(err, token_error(), 1, "%s:%u: %s", name, line, msg);
-	g_free(msg);
-}
+/* "name:line: message" in this file's error domain. */
+#define line_error(err, name, line, ...) \
+	errline_set(err, token_error(), 1, name, line, __VA_ARGS__)
 
 /* Parse one non-blank, non-comment line (already trimmed) and append
  * its key; FALSE with err set. */
