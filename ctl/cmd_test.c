@@ -6,9 +6,17 @@
  * The envelope comes from the options; without --from the From: address
  * is used, without --rcpt the To/Cc/Bcc addresses. The client is trusted
  * only as the options say (--auth, --client IP, --daemon NAME, --local).
+ *
+ * --output FILE ("-": standard output) also writes the message as it would
+ * leave the MTA (core/outgoing.c, the milter's own edits): control headers
+ * removed, the Subject changed, the HTML rewritten for tracking with the
+ * configured keys under a new tracking id. The one thing it cannot show is
+ * a subject token: that is the id of the save job, known once queued.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "ctl.h"
 #include "activity.h"
@@ -16,6 +24,7 @@
 #include "decide.h"
 #include "lookups.h"
 #include "message.h"
+#include "outgoing.h"
 #include "json_out.h"
 #include "prog.h"
 
@@ -76,10 +85,78 @@ add_attachments(JsonNode *root, const crm_config *cfg, const crm_decision *d, GB
 	activity_free(act);
 }
 
+/* Write what leaves the MTA to fp (opened as path before privileges were
+ * dropped) and describe it in the JSON as "output": {...}. FALSE: nothing
+ * usable was written. */
+static gboolean
+write_output(JsonNode *root, const crm_config *cfg, const crm_decision *d,
+    GBytes *raw, FILE *fp, const char *path)
+{
+	gsize len;
+	const guint8 *data = g_bytes_get_data(raw, &len);
+	JsonObject *o = json_object_new();
+	GByteArray *body = g_byte_array_new(), *out = g_byte_array_new();
+	GPtrArray *edits;
+	token_ring *ring = NULL;
+	rewrite_status st = REWRITE_UNCHANGED;
+	rewrite_stats stats = { 0 };
+	char *hex = NULL, *reason = NULL, *subject = NULL;
+	GError *e = NULL;
+	gboolean ok = FALSE;
+
+	if (d->track != 0 && d->save != NULL && cfg->tracking.base_url != NULL &&
+	    cfg->tracking.key_file != NULL) {
+		if ((ring = token_ring_load(cfg->tracking.key_file, &e)) == NULL) {
+			fprintf(stderr, "crm-milterctl: %s\n", e->message);
+			goto out;
+		}
+		st = outgoing_track(cfg, ring, NULL, d->track, data, len, body, &stats, &hex,
+		    &reason, &e);
+		json_object_set_string_member(o, "tracking", rewrite_status_name(st));
+		if (reason != NULL)
+			json_object_set_string_member(o, "tracking_reason", reason);
+		if (e != NULL)
+			json_object_set_string_member(o, "tracking_error", e->message);
+		g_clear_error(&e);
+	} else {
+		json_object_set_string_member(o, "tracking", d->track != 0 && d->save != NULL ?
+		    "not configured (tracking { base_url key_file })" : "not asked");
+	}
+	json_object_set_string_member(o, "tracking_id", hex);
+	json_object_set_int_member(o, "links", stats.links);
+	json_object_set_boolean_member(o, "pixel", stats.pixel);
+	if (d->save != NULL && cfg->capture.subject_token && d->direction == DIR_OUTBOUND)
+		json_object_set_string_member(o, "subject_token",
+		    "added by crm-milter once the save is queued (it is the job id): not shown");
+	if (d->new_subject != NULL)
+		subject = g_mime_utils_header_encode_text(NULL, d->new_subject, NULL);
+	edits = outgoing_header_edits(d, subject);
+	outgoing_render(data, len, edits, st == REWRITE_DONE ? body : NULL, out);
+	g_ptr_array_unref(edits);
+	ok = fwrite(out->data, 1, out->len, fp) == out->len && fflush(fp) == 0;
+	if (!ok)
+		fprintf(stderr, "crm-milterctl: writing %s: %s\n", path, g_strerror(errno));
+	json_object_set_string_member(o, "file", path);
+	json_object_set_int_member(o, "bytes", out->len);
+	json_object_set_object_member(json_node_get_object(root), "output", o);
+	o = NULL;
+out:
+	if (o != NULL)
+		json_object_unref(o);
+	g_clear_error(&e);
+	token_ring_free(ring);
+	g_free(hex);
+	g_free(reason);
+	g_free(subject);
+	g_byte_array_unref(body);
+	g_byte_array_unref(out);
+	return ok;
+}
+
 int
 cmd_test(const char *config_path, int argc, char **argv)
 {
-	char *from = NULL, *auth = NULL, *client = NULL, *daemon = NULL;
+	char *from = NULL, *auth = NULL, *client = NULL, *daemon = NULL, *output = NULL;
 	char **rcpts = NULL;
 	gboolean local = FALSE;
 	GOptionEntry entries[] = {
@@ -89,6 +166,8 @@ cmd_test(const char *config_path, int argc, char **argv)
 		{ "client", 0, 0, G_OPTION_ARG_STRING, &client, "client IP address", "IP" },
 		{ "daemon", 0, 0, G_OPTION_ARG_STRING, &daemon, "{daemon_name} of the receiving service", "NAME" },
 		{ "local", 0, 0, G_OPTION_ARG_NONE, &local, "submitted locally (sendmail command)", NULL },
+		{ "output", 'o', 0, G_OPTION_ARG_FILENAME, &output,
+		  "also write the message as it would leave the MTA (- for stdout)", "FILE" },
 		{ NULL, 0, 0, 0, NULL, NULL, NULL }
 	};
 	GOptionContext *oc = g_option_context_new("FILE.eml - dry-run one message");
@@ -104,12 +183,13 @@ cmd_test(const char *config_path, int argc, char **argv)
 	classify_input in = { 0 };
 	crm_decision d = { 0 };
 	char *hdr_from = NULL;
+	FILE *out_fp = NULL;
 	int rc = 1;
 
 	g_option_context_add_main_entries(oc, entries, NULL);
 	if (!g_option_context_parse(oc, &argc, &argv, &e) || argc != 2) {
 		fprintf(stderr, "usage: crm-milterctl [-c FILE] test [--from ADDR] [--rcpt ADDR]... "
-		    "[--auth USER] [--client IP] [--daemon NAME] [--local] FILE.eml\n");
+		    "[--auth USER] [--client IP] [--daemon NAME] [--local] [--output FILE] FILE.eml\n");
 		g_clear_error(&e);
 		rc = 2;
 		goto out;
@@ -118,6 +198,13 @@ cmd_test(const char *config_path, int argc, char **argv)
 		goto out;
 	if ((msg = load_message(argv[1], &raw)) == NULL)
 		goto out;
+	/* opened as the caller, before privileges are dropped */
+	if (output != NULL && strcmp(output, "-") == 0) {
+		out_fp = stdout;
+	} else if (output != NULL && (out_fp = fopen(output, "wb")) == NULL) {
+		fprintf(stderr, "crm-milterctl: %s: %s\n", output, g_strerror(errno));
+		goto out;
+	}
 	if (from == NULL) {
 		GPtrArray *f = activity_addresses(g_mime_message_get_from(message_mime(msg)));
 		if (f->len > 0)
@@ -155,10 +242,18 @@ cmd_test(const char *config_path, int argc, char **argv)
 	decision_make(cfg, &in, msg, &lk, &d);
 	out = decision_to_json(&d);
 	add_attachments(out, cfg, &d, raw);
-	json_out_print(out);
+	rc = out_fp != NULL && !write_output(out, cfg, &d, raw, out_fp, output) ? 1 : 0;
+	/* with --output -, the message is on stdout: the decision goes to stderr */
+	if (output != NULL && strcmp(output, "-") == 0)
+		json_out_fprint(stderr, out);
+	else
+		json_out_print(out);
 	decision_clear(&d);
-	rc = 0;
 out:
+	if (out_fp != NULL && out_fp != stdout && fclose(out_fp) != 0 && rc == 0) {
+		fprintf(stderr, "crm-milterctl: %s: %s\n", output, g_strerror(errno));
+		rc = 1;
+	}
 	message_free(msg);
 	if (raw != NULL)
 		g_bytes_unref(raw);
@@ -171,6 +266,7 @@ out:
 	g_free(auth);
 	g_free(client);
 	g_free(daemon);
+	g_free(output);
 	g_strfreev(rcpts);
 	return rc;
 }

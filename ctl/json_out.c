@@ -11,13 +11,20 @@
 void
 json_out_print(JsonNode *node)
 {
+	json_out_fprint(stdout, node);
+}
+
+/* The same on another stream. */
+void
+json_out_fprint(FILE *fp, JsonNode *node)
+{
 	JsonGenerator *g = json_generator_new();
 	char *text;
 
 	json_generator_set_pretty(g, TRUE);
 	json_generator_set_root(g, node);
 	text = json_generator_to_data(g, NULL);
-	printf("%s\n", text);
+	fprintf(fp, "%s\n", text);
 	g_free(text);
 	g_object_unref(g);
 	json_node_unref(node);

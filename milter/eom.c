@@ -18,6 +18,7 @@
 #include "message.h"
 #include "spool.h"
 #include "thread.h"
+#include "outgoing.h"
 #include "rewrite.h"
 #include "token.h"
 
@@ -161,23 +162,16 @@ token_subject(const crm_config *cfg, const crm_decision *d, const crm_message *m
 static void
 apply_edits(SMFICTX *ctx, msg_ctx *m, const crm_decision *d, const char *new_subject)
 {
-	GHashTable *count = g_hash_table_new(g_str_hash, g_str_equal);
+	GPtrArray *edits = outgoing_header_edits(d, new_subject);
 	guint i;
 
-	/* each name's copies, deleted from the last so indexes stay valid */
-	for (i = 0; i < d->remove_headers->len; i++) {
-		const char *name = g_ptr_array_index(d->remove_headers, i);
-		g_hash_table_insert(count, (gpointer)name,
-		    GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(count, name)) + 1));
+	for (i = 0; i < edits->len; i++) {
+		const outgoing_hdr *h = g_ptr_array_index(edits, i);
+		if (seam_chgheader(ctx, h->name, h->index, h->value) != MI_SUCCESS)
+			log_msg(CRM_LOG_WARNING, ctx_qid(m), "could not %s header %s",
+			    h->value != NULL ? "change" : "remove", h->name);
 	}
-	GHashTableIter it;
-	gpointer key, val;
-	g_hash_table_iter_init(&it, count);
-	while (g_hash_table_iter_next(&it, &key, &val))
-		for (int k = (int)GPOINTER_TO_UINT(val); k >= 1; k--)
-			if (seam_chgheader(ctx, key, k, NULL) != MI_SUCCESS)
-				log_msg(CRM_LOG_WARNING, ctx_qid(m), "could not remove header %s", (char *)key);
-	g_hash_table_unref(count);
+	g_ptr_array_unref(edits);
 	for (i = 0; i < d->remove_rcpts->len; i++) {
 		char *r = g_strdup_printf("<%s>", (char *)g_ptr_array_index(d->remove_rcpts, i));
 		if (seam_delrcpt(ctx, r) != MI_SUCCESS)
@@ -186,8 +180,6 @@ apply_edits(SMFICTX *ctx, msg_ctx *m, const crm_decision *d, const char *new_sub
 			log_msg(CRM_LOG_INFO, ctx_qid(m), "removed dropbox recipient %s", r);
 		g_free(r);
 	}
-	if (new_subject != NULL && seam_chgheader(ctx, "Subject", 1, new_subject) != MI_SUCCESS)
-		log_msg(CRM_LOG_WARNING, ctx_qid(m), "could not rewrite the subject");
 }
 
 /* Insert the pixel and signed links (tracking); the new body goes to the
@@ -198,33 +190,17 @@ static char *
 track(SMFICTX *ctx, conn_ctx *c, msg_ctx *m, const crm_decision *d,
     const guint8 *data, gsize len)
 {
-	const crm_config *cfg = c->rt->cfg;
-	guint8 id[TOKEN_ID_LEN];
-	rewrite_opts opts;
 	rewrite_stats stats;
 	GByteArray *body = g_byte_array_new();
-	const GPtrArray *ex = cfg->tracking.exclude_domains;
-	const char **exclude = g_new0(const char *, (ex != NULL ? ex->len : 0) + 1);
 	char *reason = NULL, *hex = NULL;
 	GError *e = NULL;
 	rewrite_status st;
 
-	for (guint i = 0; ex != NULL && i < ex->len; i++)
-		exclude[i] = g_ptr_array_index(ex, i);      /* NULL-terminated view */
-	token_new_id(id);
-	memset(&opts, 0, sizeof(opts));
-	opts.ring = c->rt->ring;
-	opts.base_url = cfg->tracking.base_url;
-	opts.track_id = id;
-	opts.opens = (d->track & TRACK_OPENS) != 0;
-	opts.clicks = (d->track & TRACK_CLICKS) != 0;
-	opts.exclude_domains = exclude;
-	opts.max_html_size = (gsize)cfg->tracking.max_html_size;
 	if (c->html == NULL)
 		c->html = html_links_ctx_new(NULL);   /* NULL: rewrite makes its own */
-	opts.tokenizer = c->html;
 	memset(&stats, 0, sizeof(stats));
-	st = rewrite_message(data, len, &opts, body, &stats, &reason, &e);
+	st = outgoing_track(c->rt->cfg, c->rt->ring, c->html, d->track, data, len, body,
+	    &stats, &hex, &reason, &e);
 	if (st == REWRITE_DONE) {
 		gsize off = 0;
 		gboolean ok = TRUE;
@@ -235,13 +211,11 @@ track(SMFICTX *ctx, conn_ctx *c, msg_ctx *m, const crm_decision *d,
 			off += n;
 		}
 		if (ok) {
-			hex = g_malloc(TOKEN_ID_LEN * 2 + 1);
-			for (int i = 0; i < TOKEN_ID_LEN; i++)
-				g_snprintf(hex + 2 * i, 3, "%02x", id[i]);
 			log_msg(CRM_LOG_INFO, ctx_qid(m), "tracking: %u links in %u HTML parts%s",
 			    stats.links, stats.parts, stats.pixel ? ", pixel" : "");
 		} else {
 			log_msg(CRM_LOG_ERR, ctx_qid(m), "tracking: the MTA refused the new body");
+			g_clear_pointer(&hex, g_free);
 		}
 	} else if (st == REWRITE_FAILED) {
 		log_msg(CRM_LOG_WARNING, ctx_qid(m), "tracking failed, original sent untouched: %s",
@@ -252,7 +226,6 @@ track(SMFICTX *ctx, conn_ctx *c, msg_ctx *m, const crm_decision *d,
 	}
 	g_clear_error(&e);
 	g_free(reason);
-	g_free(exclude);
 	g_byte_array_unref(body);
 	return hex;
 }

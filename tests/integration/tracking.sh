@@ -114,6 +114,23 @@ esac
 first=$(head -n 1 "$MTA_TMP/links")
 forged=$(printf '%s' "$first" | python3 -c 'import sys; u=sys.stdin.read(); i=u.index("/c/")+6; print(u[:i] + ("A" if u[i] != "A" else "B") + u[i+1:])')
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$forged")" = 404 ] && mta_ok "a forged link is 404" || mta_not_ok "forged link"
+# the dry run's --output is the message as it left: the same bytes as at
+# the sink once trace headers go and the tokens (a new tracking id per
+# run) are masked
+"$CTL" -c "$CONF" test --daemon ORIGINATING --from alice@example.com --rcpt bob@customer.test \
+	--output "$MTA_TMP/dry.eml" "$M/t1" >"$MTA_TMP/dry.json" 2>"$MTA_TMP/dry.err" &&
+	mta_strip_trace "$MTA_TMP/dry.eml" >"$MTA_TMP/dry.a" && mta_strip_trace "$f" sink >"$MTA_TMP/dry.b" &&
+	python3 - "$MTA_TMP/dry.a" "$MTA_TMP/dry.b" "$BASE" <<'PY' && mta_ok "test --output writes the message as it leaves the MTA" ||
+import re, sys
+base = re.escape(sys.argv[3])
+def mask(path):
+    t = open(path, "rb").read().decode("latin-1")
+    t = re.sub(base + r"/o/[A-Za-z0-9_-]+\.gif", "PIXEL", t)
+    return re.sub(base + r"/c/[A-Za-z0-9_-]+/[A-Za-z0-9_-]+", "LINK", t)
+a, b = mask(sys.argv[1]), mask(sys.argv[2])
+sys.exit(0 if a == b and a.count("LINK") == 2 and a.count("PIXEL") == 1 else 1)
+PY
+	mta_not_ok "test --output" "$(cat "$MTA_TMP/dry.err"; diff "$MTA_TMP/dry.a" "$MTA_TMP/dry.b" | head -20)"
 pixel=$(grep -o "$BASE/o/[A-Za-z0-9_-]*\.gif" "$f" | head -n 1)
 [ "$(curl -s -A 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36' -o "$MTA_TMP/p.gif" -w '%{http_code}' "$pixel")" = 200 ] &&
 	mta_ok "the pixel answers 200" || mta_not_ok "pixel 200"
