@@ -96,6 +96,7 @@ config_type_text(GString *out, const conf_option *o)
 	case CT_HEADERS: g_string_append(out, "list of \"Name: regex\""); break;
 	case CT_REGARDING: g_string_append(out, "\"type:id\""); break;
 	case CT_FOLLOWUPS: g_string_append(out, "list of \"KIND DELAY\""); break;
+	case CT_URL: g_string_append(out, "http(s) URL"); break;
 	}
 }
 
@@ -104,14 +105,15 @@ static gboolean
 has_range(const conf_option *o)
 {
 	return (o->type == CT_INT || o->type == CT_SIZE || o->type == CT_MODE ||
-	    o->type == CT_OPTSIZE || o->type == CT_TEXT) && (o->min != 0 || o->max != 0);
+	    o->type == CT_OPTSIZE || o->type == CT_TEXT || o->type == CT_URL) &&
+	    (o->min != 0 || o->max != 0);
 }
 
 /* Append "min..max" in the option's own notation ("up to N bytes" for text). */
 void
 config_range_text(GString *out, const conf_option *o)
 {
-	if (o->type == CT_TEXT && o->min == 0) {
+	if ((o->type == CT_TEXT || o->type == CT_URL) && o->min == 0) {
 		g_string_append_printf(out, "up to %" G_GINT64_FORMAT " bytes", o->max);
 	} else if (o->type == CT_TEXT) {
 		g_string_append_printf(out, "%" G_GINT64_FORMAT "..%" G_GINT64_FORMAT " bytes",
@@ -134,7 +136,7 @@ static void
 default_text(GString *out, const conf_option *o)
 {
 	if (o->type == CT_STRING || o->type == CT_PATH || o->type == CT_SOCKET ||
-	    o->type == CT_TEXT || o->type == CT_ADDRESS || o->type == CT_REGEX ||
+	    o->type == CT_TEXT || o->type == CT_ADDRESS || o->type == CT_REGEX || o->type == CT_URL ||
 	    o->type == CT_REGARDING)
 		g_string_append_printf(out, "\"%s\"", o->def);
 	else

@@ -379,6 +379,52 @@ text_convert(const conf_option *o, const char *text, conf_value *v, GString *why
 	return TRUE;
 }
 
+/* CT_URL: http or https, a host, no user, query or fragment; kept
+ * without trailing slashes (paths are appended to it). */
+static gboolean
+url_convert(const conf_option *o, const char *text, conf_value *v, GString *why)
+{
+	GError *err = NULL;
+	GUri *u;
+	const char *scheme, *problem = NULL;
+	gsize len = strlen(text);
+
+	if (len == 0)
+		return TRUE;                /* v->s stays NULL: off */
+	if (o->max != 0 && len > (gsize)o->max) {
+		if (why) g_string_append_printf(why, "the URL is longer than %" G_GINT64_FORMAT
+		    " bytes", o->max);
+		return FALSE;
+	}
+	if ((u = g_uri_parse(text, G_URI_FLAGS_NONE, &err)) == NULL) {
+		if (why) g_string_append_printf(why, "'%s' is not a URL: %s", text, err->message);
+		g_error_free(err);
+		return FALSE;
+	}
+	scheme = g_uri_get_scheme(u);
+	if (g_ascii_strcasecmp(scheme, "http") != 0 && g_ascii_strcasecmp(scheme, "https") != 0)
+		problem = "must be http or https";
+	else if (g_uri_get_host(u) == NULL || *g_uri_get_host(u) == '\0')
+		problem = "has no host";
+	else if (g_uri_get_userinfo(u) != NULL)
+		problem = "must not hold a user or password";
+	else if (g_uri_get_query(u) != NULL)
+		problem = "must not have a query ('?')";
+	else if (g_uri_get_fragment(u) != NULL)
+		problem = "must not have a fragment ('#')";
+	else if (strpbrk(text, " \t\"<>\\") != NULL)
+		problem = "must not contain blanks, quotes, '<', '>' or '\\'";
+	g_uri_unref(u);
+	if (problem != NULL) {
+		if (why) g_string_append_printf(why, "'%s' %s", text, problem);
+		return FALSE;
+	}
+	while (len > 0 && text[len - 1] == '/')
+		len--;
+	v->s = g_strndup(text, len);
+	return TRUE;
+}
+
 /* The lower-case copy of text when check accepts it; else why gets msg. */
 static gboolean
 lower_checked(const char *text, gboolean (*check)(const char *), conf_value *v,
@@ -423,7 +469,7 @@ attachment_type_ok(const char *s)
 	return s[0] == '.' ? extension_ok(s) : mime_glob_ok(s);
 }
 
-/* config_convert for the rule and capture types (CT_TEXT .. CT_FOLLOWUPS). */
+/* config_convert for the rule and capture types (CT_TEXT .. CT_URL). */
 gboolean
 config_convert_capture(const conf_option *o, const char *text, conf_value *v, GString *why)
 {
@@ -432,6 +478,8 @@ config_convert_capture(const conf_option *o, const char *text, conf_value *v, GS
 	switch (o->type) {
 	case CT_TEXT:
 		return text_convert(o, text, v, why);
+	case CT_URL:
+		return url_convert(o, text, v, why);
 	case CT_ADDRESS:
 		if (*text == '\0')
 			return TRUE;            /* none */

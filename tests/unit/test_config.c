@@ -153,6 +153,7 @@ describe(const crm_config *c, const char *key)
 	NUM("lease_time", c->lease_time);
 	NUM("poll_interval", c->poll_interval);
 	NUM("batch_size", c->batch_size);
+	STR("tracking.base_url", c->tracking.base_url);
 #undef STR
 #undef NUM
 	out = g_string_new(NULL);
@@ -293,6 +294,16 @@ static const valid_case valid_cases[] = {
 		{ "backoff_base", "10" },
 		{ "backoff_max", "10" },
 	} },
+	{ "tracking base_url: https with a path, trailing slashes dropped",
+	  "tracking { base_url = \"https://t.example.com/crm//\" }", {
+		{ "tracking.base_url", "https://t.example.com/crm" },
+	} },
+	{ "tracking base_url: http, IPv6 host and port", "tracking { base_url = \"http://[::1]:8899\" }", {
+		{ "tracking.base_url", "http://[::1]:8899" },
+	} },
+	{ "tracking base_url: empty is off", "tracking { base_url = \"\" }", {
+		{ "tracking.base_url", "(null)" },
+	} },
 	{ "the last setting counts", "milter { max_recipients = 5 max_recipients = 6 }", {
 		{ "max_recipients", "6" },
 	} },
@@ -355,6 +366,20 @@ static const error_case error_cases[] = {
 	{ "unknown option in rule", "crm \"c\" {}\nrule \"r\" {\n  save = \"c\"\n  sve = \"c\"\n}\n",
 	  ":4: rule \"r\": no such option 'sve'", 1 },
 	{ "unknown section", "milterr {\n}\n", ":1: no such option 'milterr'", 1 },
+	{ "base_url: not http(s)", "tracking {\n base_url = \"ftp://t.example.com\"\n}",
+	  ":2: tracking.base_url: 'ftp://t.example.com' must be http or https", 1 },
+	{ "base_url: no scheme", "tracking { base_url = \"t.example.com\" }",
+	  ":1: tracking.base_url: 't.example.com' is not a URL", 1 },
+	{ "base_url: no host", "tracking { base_url = \"https:///x\" }",
+	  ":1: tracking.base_url: 'https:///x' has no host", 1 },
+	{ "base_url: a query", "tracking { base_url = \"https://t.example.com/?a=1\" }",
+	  ":1: tracking.base_url: 'https://t.example.com/?a=1' must not have a query", 1 },
+	{ "base_url: a fragment", "tracking { base_url = \"https://t.example.com/#x\" }",
+	  ":1: tracking.base_url: 'https://t.example.com/#x' must not have a fragment", 1 },
+	{ "base_url: a user", "tracking { base_url = \"https://u:p@t.example.com\" }",
+	  ":1: tracking.base_url: 'https://u:p@t.example.com' must not hold a user", 1 },
+	{ "base_url: a blank", "tracking { base_url = \"https://t.example.com/a b\" }",
+	  ":1: tracking.base_url: 'https://t.example.com/a b'", 1 },
 	{ "bad on_internal_error", "milter {\n  on_internal_error = reject\n}\n",
 	  ":2: milter.on_internal_error: 'reject' is not one of accept, tempfail", 1 },
 	{ "bad log_level", "milter { log_level = loud }",
