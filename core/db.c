@@ -154,6 +154,8 @@ static const char *const migrations[] = {
 	 * which crm-tracker and the ledger look events up by */
 	"ALTER TABLE tracked ADD COLUMN track_id TEXT;"
 	"CREATE INDEX tracked_track_id ON tracked(track_id) WHERE track_id IS NOT NULL;",
+	/* 4 -> 5: rollups count the replies correlated to a sent message */
+	"CREATE INDEX activities_corr ON activities(corr_message_id) WHERE corr_message_id IS NOT NULL;",
 };
 
 G_STATIC_ASSERT(G_N_ELEMENTS(migrations) == DB_SCHEMA_VERSION);

@@ -6,7 +6,7 @@
  * returns the process exit status: 0 ok, 1 failure the admin should read,
  * 2 usage error.
  *
- * Public: cmd_check_config, cmd_test, cmd_queue, cmd_activities, cmd_docs,
+ * Public: cmd_check_config, cmd_test, cmd_queue, cmd_activities, cmd_report, cmd_docs,
  *         cmd_directory, cmd_keygen.
  */
 #ifndef CRM_CTL_H
@@ -16,6 +16,8 @@ int cmd_check_config(const char *config_path, int argc, char **argv);
 int cmd_test(const char *config_path, int argc, char **argv);
 int cmd_queue(const char *config_path, int argc, char **argv);
 int cmd_activities(const char *config_path, int argc, char **argv);
+/* report [--json] [--all] [--limit N] [--days N]: engagement of sent mail. */
+int cmd_report(const char *config_path, int argc, char **argv);
 /* directory import FILE.csv | list [--type T] | lookup ADDRESS [--json]. */
 int cmd_directory(const char *config_path, int argc, char **argv);
 /* docs --sample | --man: print the generated sample config or man page. */

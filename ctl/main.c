@@ -3,9 +3,10 @@
  * sub-command (cmd_*.c, see ctl.h).
  *
  *   crm-milterctl [-c FILE] check-config
- *   crm-milterctl [-c FILE] test [--from A] [--rcpt A]... [--auth U] [--client IP] FILE.eml
+ *   crm-milterctl [-c FILE] test [--from A] [--rcpt A]... [--auth U] [--client IP] [--output F] FILE.eml
  *   crm-milterctl [-c FILE] queue list|show ID|retry ID|purge ID [--json]
  *   crm-milterctl [-c FILE] activities [--json] [--limit N]
+ *   crm-milterctl [-c FILE] report [--json] [--all] [--limit N] [--days N]
  *   crm-milterctl [-c FILE] directory import FILE.csv|list [--type T] [--limit N]|lookup ADDRESS [--json]
  *   crm-milterctl docs --sample|--man
  *   crm-milterctl keygen [--kid ID]
@@ -33,6 +34,7 @@ static const struct {
 	{ "test", cmd_test, "dry-run a message: print the decision as JSON" },
 	{ "queue", cmd_queue, "list|show ID|retry ID|purge ID the spool's jobs" },
 	{ "activities", cmd_activities, "show what the ledger recorded" },
+	{ "report", cmd_report, "engagement of sent messages: people apart from machines" },
 	{ "directory", cmd_directory, "import FILE.csv|list [--type T]|lookup ADDRESS: the CRM directory" },
 	{ "docs", cmd_docs, "--sample | --man: print the generated sample config or man page" },
 	{ "keygen", cmd_keygen, "[--kid ID]: print a new line for the tracking key file" },

@@ -148,5 +148,21 @@ print(ev)
 sys.exit(0 if any(e.startswith("opened") for e in ev) and any(e.startswith("clicked") for e in ev) else 1)
 PY
 	mta_not_ok "events" "$(cat "$MTA_TMP/acts.json" | head -50)"
+# the report counts people: the open is human, both clicks came within the
+# scanner window after sending, so they are shown apart, not as clicks
+"$CTL" -c "$CONF" report --json >"$MTA_TMP/report.json"
+python3 - "$MTA_TMP/report.json" <<'PY' && mta_ok "report: human opens and clicks, machine clicks apart" ||
+import json, sys
+r = [x for x in json.load(open(sys.argv[1])) if x["message_id"] == "track.1@example.com"]
+r = r[0] if r else {}
+sys.exit(0 if r and r["opens"]["human"]["n"] == 1 and r["clicks"]["human"]["n"] == 0
+         and r["clicks"]["scanner"]["n"] == 2 else 1)
+PY
+	mta_not_ok "report" "$(cat "$MTA_TMP/report.json" | head -60)"
+"$CTL" -c "$CONF" report >"$MTA_TMP/report.txt"
+grep -q "opened 1, clicked 0, replied 0, bounced 0 (by people); 2 machine events" "$MTA_TMP/report.txt" &&
+	"$CTL" -c "$CONF" report --all | grep -q "clicked 1," &&
+	mta_ok "report table: people by default, --all counts machines in" ||
+	mta_not_ok "report table" "$(cat "$MTA_TMP/report.txt")"
 mta_check_log_clean "$MTA_TMP/crm-milter.log"
 mta_done
