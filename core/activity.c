@@ -28,6 +28,7 @@ static const char *fallback_charsets[] = { "UTF-8", "windows-1252", NULL };
 typedef struct walk_ctx {
 	activity *act;
 	gsize max_body;
+	gboolean with_content;
 	GMimeParserOptions *opts;
 } walk_ctx;
 
@@ -49,6 +50,8 @@ attachment_free(gpointer p)
 		return;
 	g_free(a->filename);
 	g_free(a->content_type);
+	if (a->content != NULL)
+		g_bytes_unref(a->content);
 	g_free(a);
 }
 
@@ -375,6 +378,32 @@ decoded_size(GMimeObject *part)
 	return size;
 }
 
+/* Decoded content of a leaf part (a forwarded message as on the wire). */
+static GBytes *
+decoded_content(GMimeObject *part)
+{
+	GMimeStream *mem = g_mime_stream_mem_new();
+	GByteArray *arr;
+
+	if (GMIME_IS_PART(part)) {
+		GMimeDataWrapper *dw = g_mime_part_get_content(GMIME_PART(part));
+		if (dw != NULL)
+			g_mime_data_wrapper_write_to_stream(dw, mem);
+	} else if (GMIME_IS_MESSAGE_PART(part)) {
+		GMimeMessage *m = g_mime_message_part_get_message(GMIME_MESSAGE_PART(part));
+		if (m != NULL) {
+			GMimeFormatOptions *fo = g_mime_format_options_new();
+			g_mime_format_options_set_newline_format(fo, GMIME_NEWLINE_FORMAT_DOS);
+			g_mime_object_write_to_stream(GMIME_OBJECT(m), fo, mem);
+			g_mime_format_options_free(fo);
+		}
+	}
+	arr = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+	GBytes *b = g_bytes_new(arr->data, arr->len);
+	g_object_unref(mem);
+	return b;
+}
+
 /* The filename of any leaf part (Content-Disposition, then type's name). */
 static const char *
 part_filename(GMimeObject *part)
@@ -423,16 +452,31 @@ walk_part(GMimeObject *parent, GMimeObject *part, gpointer data)
 	type = ct != NULL ? g_mime_content_type_get_mime_type(ct) : g_strdup("application/octet-stream");
 	lower = g_ascii_strdown(type, -1);
 	name = utf8_dup(ctx->opts, filename);
-	activity_add_attachment(ctx->act, name, lower, decoded_size(part));
+	if (ctx->with_content) {
+		GBytes *content = decoded_content(part);
+		activity_add_attachment(ctx->act, name, lower, (gint64)g_bytes_get_size(content));
+		((activity_attachment *)g_ptr_array_index(ctx->act->attachments,
+		    ctx->act->attachments->len - 1))->content = content;
+	} else {
+		activity_add_attachment(ctx->act, name, lower, decoded_size(part));
+	}
 	g_free(name);
 	g_free(lower);
 	g_free(type);
 }
 
-/* Parse a raw message into a new activity. */
+/* Parse a raw message into a new activity (attachments without content). */
 activity *
 activity_parse(GBytes *raw, const char *direction, GPtrArray *rcpts,
     gsize max_body, GError **err)
+{
+	return activity_parse_full(raw, direction, rcpts, max_body, FALSE, err);
+}
+
+/* Parse a raw message; with_content keeps each attachment's bytes. */
+activity *
+activity_parse_full(GBytes *raw, const char *direction, GPtrArray *rcpts,
+    gsize max_body, gboolean with_content, GError **err)
 {
 	gsize len = 0;
 	const guint8 *data = raw != NULL ? g_bytes_get_data(raw, &len) : NULL;
@@ -463,6 +507,7 @@ activity_parse(GBytes *raw, const char *direction, GPtrArray *rcpts,
 	fill_headers(opts, act, msg);
 	ctx.act = act;
 	ctx.max_body = max_body;
+	ctx.with_content = with_content;
 	ctx.opts = opts;
 	g_mime_message_foreach(msg, walk_part, &ctx);
 	g_object_unref(msg);

@@ -13,7 +13,7 @@
  * without a name), is an attachment; a message/rfc822 part is one
  * attachment (its insides are not walked).
  *
- * Public: activity_parse, activity_new, activity_add_attachment,
+ * Public: activity_parse, activity_parse_full, activity_new, activity_add_attachment,
  *         activity_free, activity_addresses, activity_gmime_init.
  */
 #ifndef CRM_ACTIVITY_H
@@ -26,6 +26,7 @@ typedef struct activity_attachment {
 	char *filename;
 	char *content_type;  /* "type/subtype" */
 	gint64 size;         /* decoded bytes */
+	GBytes *content;     /* decoded bytes (activity_parse_full), or NULL */
 } activity_attachment;
 
 typedef struct activity {
@@ -60,6 +61,9 @@ typedef struct activity {
  */
 activity *activity_parse(GBytes *raw, const char *direction,
     GPtrArray *rcpts, gsize max_body, GError **err);
+/* The same; with_content also keeps each attachment's decoded bytes. */
+activity *activity_parse_full(GBytes *raw, const char *direction,
+    GPtrArray *rcpts, gsize max_body, gboolean with_content, GError **err);
 /* An empty activity (arrays allocated, strings NULL, date 0). */
 activity *activity_new(const char *direction);
 /* Append an attachment (strings copied, may be NULL). */
