@@ -510,6 +510,37 @@ check_saves(load_ctx *ctx, crm_config *conf)
 	}
 }
 
+/* The options each connector type cannot do without. */
+static const struct {
+	const char *type;
+	const char *needs[4];
+} profile_needs[] = {
+	{ "webhook", { "url", "secret_file", NULL } },
+};
+
+/* Every crm section has what its type needs. */
+static void
+check_profiles(load_ctx *ctx, crm_config *conf)
+{
+	for (guint i = 0; i < conf->profiles->len; i++) {
+		const crm_profile *p = g_ptr_array_index(conf->profiles, i);
+		for (gsize t = 0; t < G_N_ELEMENTS(profile_needs); t++) {
+			if (g_strcmp0(p->type, profile_needs[t].type) != 0)
+				continue;
+			for (const char *const *need = profile_needs[t].needs; *need != NULL; need++) {
+				for (gsize k = 0; k < config_noptions; k++) {
+					const conf_option *o = &config_options[k];
+					if (o->section != CONF_SEC_crm || strcmp(o->name, *need) != 0)
+						continue;
+					if (*(char **)((char *)p + o->offset) == NULL)
+						add_error(ctx, p->line, "crm \"%s\": type %s needs %s",
+						    p->name, p->type, *need);
+				}
+			}
+		}
+	}
+}
+
 /* Build the snapshot from a parsed cfg_t and run the checks across options. */
 static crm_config *
 build_config(load_ctx *ctx, cfg_t *cfg)
@@ -545,6 +576,7 @@ build_config(load_ctx *ctx, cfg_t *cfg)
 	}
 	check_limits(ctx, conf);
 	check_saves(ctx, conf);
+	check_profiles(ctx, conf);
 	return conf;
 }
 

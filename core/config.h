@@ -94,8 +94,15 @@ typedef struct crm_regarding {
 /* crm "NAME" { type = ... } */
 typedef struct crm_profile {
 	char *name;
-	char *type;          /* "ledger", later "webhook", "dynamics365", ... */
+	char *type;          /* "ledger", "webhook" */
 	int line;            /* where the section starts, for messages */
+	char *url;           /* endpoint or API base URL, or NULL */
+	char *secret_file;   /* webhook signing secrets, or NULL */
+	char *ca_file;       /* private CA bundle, or NULL */
+	int timeout;         /* s per request */
+	int connect_timeout; /* s */
+	gint64 max_response_size;
+	gint64 max_body_size;
 } crm_profile;
 
 /*

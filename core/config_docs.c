@@ -97,6 +97,7 @@ config_type_text(GString *out, const conf_option *o)
 	case CT_REGARDING: g_string_append(out, "\"type:id\""); break;
 	case CT_FOLLOWUPS: g_string_append(out, "list of \"KIND DELAY\""); break;
 	case CT_URL: g_string_append(out, "http(s) URL"); break;
+	case CT_OPTPATH: g_string_append(out, "absolute path | \"\""); break;
 	}
 }
 
@@ -137,6 +138,7 @@ default_text(GString *out, const conf_option *o)
 {
 	if (o->type == CT_STRING || o->type == CT_PATH || o->type == CT_SOCKET ||
 	    o->type == CT_TEXT || o->type == CT_ADDRESS || o->type == CT_REGEX || o->type == CT_URL ||
+	    o->type == CT_OPTPATH ||
 	    o->type == CT_REGARDING)
 		g_string_append_printf(out, "\"%s\"", o->def);
 	else

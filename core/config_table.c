@@ -88,6 +88,7 @@ const gsize config_nexamples = G_N_ELEMENTS(config_examples);
 #define CT_SIZEOF_CT_REGARDING sizeof(crm_regarding *)
 #define CT_SIZEOF_CT_FOLLOWUPS sizeof(GPtrArray *)
 #define CT_SIZEOF_CT_URL sizeof(char *)
+#define CT_SIZEOF_CT_OPTPATH sizeof(char *)
 #define CONF_OPTION(sec, name, type, set, def, min, max, field, doc) \
 	_Static_assert(sizeof(((conf_struct_##sec *)0)->field) == CT_SIZEOF_##type, \
 	    #sec "." #name ": the field does not fit the type");

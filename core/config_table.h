@@ -59,9 +59,10 @@ typedef enum {
 	CT_HEADERS,      /* "Name: regex" -> GPtrArray of crm_header_cond * */
 	CT_REGARDING,    /* "type:id" -> crm_regarding * ("" gives NULL) */
 	CT_FOLLOWUPS,    /* "KIND DELAY" -> GPtrArray of crm_follow_up * */
-	CT_URL           /* an http(s) URL with a host, no user, query or fragment,
+	CT_URL,          /* an http(s) URL with a host, no user, query or fragment,
 	                    up to max bytes -> char * without trailing '/'
 	                    ("" gives NULL) */
+	CT_OPTPATH       /* absolute path, or "" for none -> char * or NULL */
 } conf_type;
 
 /* Enum sets, generated from CONF_ENUMSET lines; CONF_SET_none is 0. */

@@ -469,7 +469,7 @@ attachment_type_ok(const char *s)
 	return s[0] == '.' ? extension_ok(s) : mime_glob_ok(s);
 }
 
-/* config_convert for the rule and capture types (CT_TEXT .. CT_URL). */
+/* config_convert for the rule and capture types (CT_TEXT .. CT_OPTPATH). */
 gboolean
 config_convert_capture(const conf_option *o, const char *text, conf_value *v, GString *why)
 {
@@ -480,6 +480,15 @@ config_convert_capture(const conf_option *o, const char *text, conf_value *v, GS
 		return text_convert(o, text, v, why);
 	case CT_URL:
 		return url_convert(o, text, v, why);
+	case CT_OPTPATH:
+		if (*text == '\0')
+			return TRUE;            /* none */
+		if (text[0] == '/') {
+			v->s = g_strdup(text);
+			return TRUE;
+		}
+		if (why) g_string_append_printf(why, "'%s' is not an absolute path", text);
+		return FALSE;
 	case CT_ADDRESS:
 		if (*text == '\0')
 			return TRUE;            /* none */

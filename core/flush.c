@@ -18,6 +18,26 @@ flush_policy(const crm_config *cfg)
 	return p;
 }
 
+/* Every profile's connector opens. */
+gboolean
+flush_check_profiles(crm_db *db, const crm_config *cfg, GError **err)
+{
+	for (guint i = 0; cfg->profiles != NULL && i < cfg->profiles->len; i++) {
+		const crm_profile *p = g_ptr_array_index(cfg->profiles, i);
+		GError *e = NULL;
+		connector *c = connector_open(p, db, &e);
+
+		if (c == NULL) {
+			g_set_error(err, G_IO_ERROR, G_IO_ERROR_FAILED, "crm \"%s\": %s", p->name,
+			    e != NULL ? e->message : "cannot open its connector");
+			g_clear_error(&e);
+			return FALSE;
+		}
+		connector_close(c);
+	}
+	return TRUE;
+}
+
 /* The open connector for a profile, opened on first use; NULL with a
  * reason in *why when the profile or its type is unknown. */
 static connector *
@@ -64,7 +84,18 @@ deliver(crm_db *db, const crm_config *cfg, const spool_policy *pol,
 	} else if (job->kind == JOB_SAVE) {
 		connector_save(c, job, now, &res);
 	} else if (job->kind == JOB_EVENT) {
-		connector_event(c, job, now, &res);
+		/* every event is kept locally too (rollups, reports): the
+		 * ledger first, then the CRM; both are idempotent */
+		const crm_profile *prof = config_profile(cfg, job->profile);
+		conn_result local = { CONN_OK, -1, NULL };
+		if (prof != NULL && g_strcmp0(prof->type, "ledger") != 0)
+			connector_ledger_ops.send_event(db, job, now, &local);
+		if (local.status == CONN_RETRY)
+			res = local;            /* the database is busy: later */
+		else {
+			conn_result_clear(&local);
+			connector_event(c, job, now, &res);
+		}
 	} else {
 		res.status = CONN_PERMANENT;
 		res.error = g_strdup_printf("job kind %s is not handled yet", job_kind_name(job->kind));

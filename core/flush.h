@@ -6,7 +6,7 @@
  * The clock and the jitter source are injected (flush_env), so tests can
  * run the state machine exactly.
  *
- * Public: flush_run, flush_policy.
+ * Public: flush_run, flush_policy, flush_check_profiles.
  */
 #ifndef CRM_FLUSH_H
 #define CRM_FLUSH_H
@@ -30,6 +30,10 @@ typedef struct flush_stats {
 	int dead;
 } flush_stats;
 
+/* Open and close every profile's connector once: a profile that cannot
+ * work (its secret file open to others, missing, malformed) is an error
+ * naming it, so crm-flusher refuses to start (or to reload). */
+gboolean flush_check_profiles(crm_db *db, const crm_config *cfg, GError **err);
 /* The spool policy a config asks for. */
 spool_policy flush_policy(const crm_config *cfg);
 /* Lease and process batches until nothing is due (or *stop). FALSE with

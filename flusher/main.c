@@ -38,14 +38,31 @@ real_rnd(void *data)
 	return g_random_int();
 }
 
+/* Can every crm profile work? Logs why not. */
+static gboolean
+profiles_ok(const crm_config *cfg)
+{
+	GError *e = NULL;
+	crm_db *db = prog_open_spool(cfg);
+	gboolean ok = db != NULL && flush_check_profiles(db, cfg, &e);
+
+	if (db != NULL && !ok) {
+		log_msg(CRM_LOG_ERR, NULL, "%s", e->message);
+		g_clear_error(&e);
+	}
+	db_close(db);
+	return ok;
+}
+
 /* Replace *cfg with a fresh load when it is good. */
 static void
 reload(const char *path, crm_config **cfg)
 {
 	crm_config *n = prog_load_config(path);
 
-	if (n == NULL) {
+	if (n == NULL || !profiles_ok(n)) {
 		log_msg(CRM_LOG_ERR, NULL, "reload of %s refused; keeping the current config", path);
+		config_unref(n);
 		return;
 	}
 	config_unref(*cfg);
@@ -112,6 +129,12 @@ main(int argc, char **argv)
 		return 1;
 	}
 	log_set_level((crm_log_level)cfg->log_level);
+	if (!profiles_ok(cfg)) {
+		log_msg(CRM_LOG_ERR, NULL, "crm-flusher refuses to start");
+		config_unref(cfg);
+		g_free(config_path);
+		return 1;
+	}
 
 	prog_catch_signals();
 

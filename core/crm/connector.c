@@ -8,8 +8,8 @@
 
 #define MAX_TYPES 16
 
-static const connector_ops *registry[MAX_TYPES] = { &connector_ledger_ops };
-static int nregistry = 1;
+static const connector_ops *registry[MAX_TYPES] = { &connector_ledger_ops, &connector_webhook_ops };
+static int nregistry = 2;
 
 struct connector {
 	const connector_ops *ops;

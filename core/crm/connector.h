@@ -15,7 +15,8 @@
  * the result (conn_result_clear).
  *
  * Public: connector_register, connector_open, connector_save, connector_event,
- *         connector_close, conn_result_clear, connector_ledger_ops.
+ *         connector_close, conn_result_clear, connector_ledger_ops,
+ *         connector_webhook_ops.
  */
 #ifndef CRM_CONNECTOR_H
 #define CRM_CONNECTOR_H
@@ -64,6 +65,8 @@ void conn_result_clear(conn_result *res);
 
 /* The embedded default: activities into the local database. */
 extern const connector_ops connector_ledger_ops;
+/* Signed JSON documents POSTed to a URL (doc/webhook.md). */
+extern const connector_ops connector_webhook_ops;
 
 /* Body text kept per activity by the ledger connector. */
 #define LEDGER_MAX_BODY (1024 * 1024)

@@ -366,6 +366,12 @@ static const error_case error_cases[] = {
 	{ "unknown option in rule", "crm \"c\" {}\nrule \"r\" {\n  save = \"c\"\n  sve = \"c\"\n}\n",
 	  ":4: rule \"r\": no such option 'sve'", 1 },
 	{ "unknown section", "milterr {\n}\n", ":1: no such option 'milterr'", 1 },
+	{ "webhook without url and secret_file: both named", "crm \"h\" {\n type = webhook\n}",
+	  ":1: crm \"h\": type webhook needs url", 2 },
+	{ "webhook secret_file relative", "crm \"h\" { type = webhook url = \"https://h.example\"\n"
+	  "  secret_file = \"hook.secret\" }", ":2: crm \"h\".secret_file: 'hook.secret' is not an absolute path", 0 },
+	{ "unknown connector type", "crm \"h\" {\n type = salesforse\n}",
+	  ":2: crm \"h\".type: 'salesforse' is not one of ledger, webhook", 1 },
 	{ "base_url: not http(s)", "tracking {\n base_url = \"ftp://t.example.com\"\n}",
 	  ":2: tracking.base_url: 'ftp://t.example.com' must be http or https", 1 },
 	{ "base_url: no scheme", "tracking { base_url = \"t.example.com\" }",
