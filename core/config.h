@@ -103,6 +103,9 @@ typedef struct crm_profile {
 	int connect_timeout; /* s */
 	gint64 max_response_size;
 	gint64 max_body_size;
+	int max_concurrent;  /* 0: the connector's default */
+	int requests_per_second; /* 0: the connector's default */
+	int batch_size;      /* 0: the connector's default */
 } crm_profile;
 
 /*

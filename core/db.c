@@ -156,6 +156,16 @@ static const char *const migrations[] = {
 	"CREATE INDEX tracked_track_id ON tracked(track_id) WHERE track_id IS NOT NULL;",
 	/* 4 -> 5: rollups count the replies correlated to a sent message */
 	"CREATE INDEX activities_corr ON activities(corr_message_id) WHERE corr_message_id IS NOT NULL;",
+	/* 5 -> 6: per-profile state for the flusher: Retry-After pauses (kept
+	 * across restarts and shared by flushers) and the last error */
+	"CREATE TABLE profile_state ("
+	"  profile TEXT PRIMARY KEY,"
+	"  paused_until INTEGER NOT NULL DEFAULT 0,"
+	"  last_error TEXT,"
+	"  last_error_at INTEGER,"
+	"  updated_at INTEGER NOT NULL"
+	");"
+	"CREATE INDEX jobs_profile_due ON jobs(profile, state, not_before);",
 };
 
 G_STATIC_ASSERT(G_N_ELEMENTS(migrations) == DB_SCHEMA_VERSION);

@@ -144,7 +144,8 @@ spool_step_done(crm_db *db, sqlite3_stmt *st, const char *what, GError **err)
 
 /* Append up to max ids from a SELECT id ... with ?1 = now, ?2 = limit. */
 static gboolean
-collect_ids(crm_db *db, const char *sql, gint64 now, int max, GArray *ids, GError **err)
+collect_ids(crm_db *db, const char *sql, gint64 now, int max, const char *profile,
+    GArray *ids, GError **err)
 {
 	sqlite3_stmt *st = db_prepare(db, sql, err);
 	int rc;
@@ -153,6 +154,7 @@ collect_ids(crm_db *db, const char *sql, gint64 now, int max, GArray *ids, GErro
 		return FALSE;
 	sqlite3_bind_int64(st, 1, now);
 	sqlite3_bind_int(st, 2, max);
+	spool_bind_str(st, 3, profile);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		gint64 id = sqlite3_column_int64(st, 0);
 
@@ -212,6 +214,14 @@ lease_one(crm_db *db, gint64 id, gint64 lease_id, gint64 now, gint64 until, GErr
 GPtrArray *
 spool_lease(crm_db *db, const spool_policy *pol, gint64 now, int max, GError **err)
 {
+	return spool_lease_profile(db, pol, now, NULL, max, err);
+}
+
+/* The same for one profile's jobs (NULL: every profile's). */
+GPtrArray *
+spool_lease_profile(crm_db *db, const spool_policy *pol, gint64 now, const char *profile,
+    int max, GError **err)
+{
 	GPtrArray *out = g_ptr_array_new_with_free_func(job_free_notify);
 	GArray *ids = g_array_new(FALSE, FALSE, sizeof(gint64));
 	int max_attempts = MAX(pol->max_attempts, 1);
@@ -239,11 +249,13 @@ spool_lease(crm_db *db, const spool_policy *pol, gint64 now, int max, GError **e
 		goto fail;
 	/* expired leases first (they waited longest), then pending by due time */
 	if (!collect_ids(db, "SELECT id FROM jobs WHERE state = 1 AND lease_until <= ?1 "
-	    "ORDER BY lease_until, id LIMIT ?2", now, max, ids, err))
+	    "AND (?3 IS NULL OR profile = ?3) ORDER BY lease_until, id LIMIT ?2", now, max,
+	    profile, ids, err))
 		goto fail;
 	if ((int)ids->len < max &&
 	    !collect_ids(db, "SELECT id FROM jobs WHERE state = 0 AND not_before <= ?1 "
-	    "ORDER BY not_before, id LIMIT ?2", now, max - (int)ids->len, ids, err))
+	    "AND (?3 IS NULL OR profile = ?3) ORDER BY not_before, id LIMIT ?2", now,
+	    max - (int)ids->len, profile, ids, err))
 		goto fail;
 	if (ids->len == 0) {
 		/* commit anyway: the expiry above may have changed rows */

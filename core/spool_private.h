@@ -1,6 +1,6 @@
 /*
  * spool_private.h - helpers shared by the spool's own files (spool.c,
- * spool_enqueue.c); not part of the spool's interface.
+ * spool_enqueue.c, spool_profiles.c); not part of the spool's interface.
  */
 #ifndef CRM_SPOOL_PRIVATE_H
 #define CRM_SPOOL_PRIVATE_H

@@ -1,7 +1,9 @@
 /*
- * cmd_queue.c - `crm-milterctl queue list|show ID|retry ID|purge ID`:
+ * cmd_queue.c - `crm-milterctl queue list|profiles|show ID|retry ID|purge ID`:
  * inspect and steer the spool's jobs. `--json` prints JSON instead of a
- * table; `list --state S` filters (pending, leased, done, dead).
+ * table; `list --state S` filters (pending, leased, done, dead);
+ * `profiles` is the backlog per CRM profile with its pause (a Retry-After)
+ * and last error.
  */
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include "json_out.h"
 #include "prog.h"
 #include "spool.h"
+#include "spool_profiles.h"
 
 /* Parse a job id argument. */
 static gboolean
@@ -25,6 +28,66 @@ parse_id(const char *s, gint64 *id)
 	}
 	*id = (gint64)v;
 	return TRUE;
+}
+
+/* `queue profiles`. */
+static int
+queue_profiles(crm_db *db, gboolean json)
+{
+	GError *e = NULL;
+	GPtrArray *rows = spool_profile_summary(db, &e);
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+
+	if (rows == NULL) {
+		fprintf(stderr, "crm-milterctl: %s\n", e->message);
+		g_error_free(e);
+		return 1;
+	}
+	if (json) {
+		JsonBuilder *b = json_builder_new();
+		json_builder_begin_array(b);
+		for (guint i = 0; i < rows->len; i++) {
+			spool_profile_row *r = g_ptr_array_index(rows, i);
+			json_builder_begin_object(b);
+			json_builder_set_member_name(b, "profile");
+			json_builder_add_string_value(b, r->profile);
+#define NUM(name, v) json_builder_set_member_name(b, name); json_builder_add_int_value(b, v)
+			NUM("pending", r->pending);
+			NUM("leased", r->leased);
+			NUM("done", r->done);
+			NUM("dead", r->dead);
+			NUM("paused_for", r->paused_until > now ? r->paused_until - now : 0);
+			NUM("paused_until", r->paused_until);
+			NUM("last_error_at", r->last_error_at);
+#undef NUM
+			json_builder_set_member_name(b, "last_error");
+			if (r->last_error != NULL)
+				json_builder_add_string_value(b, r->last_error);
+			else
+				json_builder_add_null_value(b);
+			json_builder_end_object(b);
+		}
+		json_builder_end_array(b);
+		json_out_print(json_builder_get_root(b));
+		g_object_unref(b);
+	} else {
+		printf("%-14s %8s %7s %9s %6s %-10s %s\n", "CRM", "PENDING", "LEASED", "DONE",
+		    "DEAD", "PAUSED", "LAST-ERROR");
+		for (guint i = 0; i < rows->len; i++) {
+			spool_profile_row *r = g_ptr_array_index(rows, i);
+			char *paused = r->paused_until > now ?
+			    g_strdup_printf("%" G_GINT64_FORMAT " s", r->paused_until - now) : g_strdup("-");
+			char *when = r->last_error != NULL ? json_out_time(r->last_error_at) : NULL;
+			printf("%-14s %8" G_GINT64_FORMAT " %7" G_GINT64_FORMAT " %9" G_GINT64_FORMAT
+			    " %6" G_GINT64_FORMAT " %-10s %s%s%s\n", r->profile, r->pending, r->leased,
+			    r->done, r->dead, paused, when ? when : "-", when ? " " : "",
+			    r->last_error ? r->last_error : "");
+			g_free(paused);
+			g_free(when);
+		}
+	}
+	g_ptr_array_unref(rows);
+	return 0;
 }
 
 /* `queue list`. */
@@ -123,9 +186,9 @@ cmd_queue(const char *config_path, int argc, char **argv)
 
 	g_option_context_add_main_entries(oc, entries, NULL);
 	if (!g_option_context_parse(oc, &argc, &argv, &e) || argc < 2 ||
-	    (strcmp(argv[1], "list") == 0 ? argc != 2 : argc != 3) ||
+	    (strcmp(argv[1], "list") == 0 || strcmp(argv[1], "profiles") == 0 ? argc != 2 : argc != 3) ||
 	    (state_name != NULL && !job_state_parse(state_name, &st))) {
-		fprintf(stderr, "usage: crm-milterctl [-c FILE] queue list [--state STATE]|show ID|retry ID|purge ID [--json]\n");
+		fprintf(stderr, "usage: crm-milterctl [-c FILE] queue list [--state STATE]|profiles|show ID|retry ID|purge ID [--json]\n");
 		g_clear_error(&e);
 		rc = 2;
 		goto out;
@@ -141,6 +204,8 @@ cmd_queue(const char *config_path, int argc, char **argv)
 		goto out;
 	if (strcmp(verb, "list") == 0) {
 		rc = queue_list(db, state_name ? (int)st : -1, json);
+	} else if (strcmp(verb, "profiles") == 0) {
+		rc = queue_profiles(db, json);
 	} else if (strcmp(verb, "show") == 0) {
 		rc = queue_show(db, id, json);
 	} else if (strcmp(verb, "retry") == 0 || strcmp(verb, "purge") == 0) {

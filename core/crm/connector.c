@@ -45,8 +45,9 @@ connector_lookup(const char *type)
 
 /* Open the connector for a profile. */
 connector *
-connector_open(const crm_profile *profile, crm_db *db, GError **err)
+connector_open(const conn_env *env, GError **err)
 {
+	const crm_profile *profile = env->profile;
 	const connector_ops *ops = connector_lookup(profile->type);
 	connector *c;
 	GError *e = NULL;
@@ -57,7 +58,7 @@ connector_open(const crm_profile *profile, crm_db *db, GError **err)
 		    "crm \"%s\": no connector for type \"%s\"", profile->name, profile->type);
 		return NULL;
 	}
-	if (ops->open != NULL && (state = ops->open(profile, db, &e)) == NULL && e != NULL) {
+	if (ops->open != NULL && (state = ops->open(env, &e)) == NULL && e != NULL) {
 		g_propagate_error(err, e);
 		return NULL;
 	}
@@ -67,6 +68,18 @@ connector_open(const crm_profile *profile, crm_db *db, GError **err)
 	return c;
 }
 
+/* Workers and rate for a profile. */
+void
+connector_limits(const crm_profile *profile, int *workers, double *rate)
+{
+	const connector_ops *ops = connector_lookup(profile->type);
+
+	*workers = profile->max_concurrent > 0 ? profile->max_concurrent :
+	    (ops != NULL && ops->default_concurrency > 0 ? ops->default_concurrency : 1);
+	*rate = profile->requests_per_second > 0 ? profile->requests_per_second :
+	    (ops != NULL ? ops->default_rate : 0);
+}
+
 /* Hand one save job to the connector. */
 void
 connector_save(connector *c, const spool_job *job, gint64 now, conn_result *res)
@@ -74,7 +87,39 @@ connector_save(connector *c, const spool_job *job, gint64 now, conn_result *res)
 	res->status = CONN_PERMANENT;
 	res->retry_after = -1;
 	res->error = NULL;
+	res->no_attempt = FALSE;
 	c->ops->save_activity(c->state, job, now, res);
+}
+
+/* Save n jobs, batched when the connector can. */
+void
+connector_save_batch(connector *c, const spool_job *const *jobs, guint n, gint64 now,
+    conn_result *results)
+{
+	guint i;
+
+	for (i = 0; i < n; i++) {
+		results[i].status = CONN_PERMANENT;
+		results[i].retry_after = -1;
+		results[i].error = NULL;
+		results[i].no_attempt = FALSE;
+	}
+	if (c->ops->save_batch != NULL && n > 1) {
+		c->ops->save_batch(c->state, jobs, n, now, results);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		c->ops->save_activity(c->state, jobs[i], now, &results[i]);
+}
+
+/* Jobs to give connector_save_batch at once. */
+guint
+connector_batch_size(connector *c)
+{
+	guint n = c->ops->save_batch != NULL && c->ops->batch_size != NULL ?
+	    c->ops->batch_size(c->state) : 1;
+
+	return n > 0 ? n : 1;
 }
 
 /* Hand one event job to the connector. */
@@ -84,6 +129,7 @@ connector_event(connector *c, const spool_job *job, gint64 now, conn_result *res
 	res->status = CONN_OK;
 	res->retry_after = -1;
 	res->error = NULL;
+	res->no_attempt = FALSE;
 	if (c->ops->send_event != NULL)
 		c->ops->send_event(c->state, job, now, res);
 }

@@ -14,7 +14,8 @@
  * connector_close (NULL-safe, returns NULL). conn_result.error is owned by
  * the result (conn_result_clear).
  *
- * Public: connector_register, connector_open, connector_save, connector_event,
+ * Public: connector_register, connector_open, connector_save, connector_save_batch,
+ *         connector_batch_size, connector_limits, connector_event,
  *         connector_close, conn_result_clear, connector_ledger_ops,
  *         connector_webhook_ops.
  */
@@ -32,14 +33,25 @@ typedef struct conn_result {
 	conn_status status;
 	int retry_after;       /* s, -1 for the spool's own backoff */
 	char *error;           /* why, for last_error; NULL when OK */
+	gboolean no_attempt;   /* RETRY without trying (the profile is paused):
+	                          the job is postponed, no attempt counted */
 } conn_result;
+
+typedef struct crm_limiter crm_limiter;
+
+/* What a connector is opened with; all borrowed for its lifetime. */
+typedef struct conn_env {
+	const crm_profile *profile;
+	crm_db *db;            /* this worker's own connection (may be NULL in tests) */
+	crm_limiter *limiter;  /* the profile's rate and pause (may be NULL) */
+} conn_env;
 
 typedef struct connector connector;
 
 typedef struct connector_ops {
 	const char *type;      /* the profile's `type` */
-	/* Make the per-run state (may be NULL when none is needed). */
-	void *(*open)(const crm_profile *profile, crm_db *db, GError **err);
+	/* Make the per-worker state (may be NULL when none is needed). */
+	void *(*open)(const conn_env *env, GError **err);
 	/* Save one activity job. */
 	void (*save_activity)(void *state, const spool_job *job, gint64 now,
 	    conn_result *res);
@@ -49,6 +61,17 @@ typedef struct connector_ops {
 	void (*send_event)(void *state, const spool_job *job, gint64 now,
 	    conn_result *res);
 	void (*close)(void *state);
+	/* Optional: save n activity jobs in as few calls as the API allows
+	 * (results[i] for jobs[i], each set). NULL: one at a time. */
+	void (*save_batch)(void *state, const spool_job *const *jobs, guint n, gint64 now,
+	    conn_result *results);
+	/* How many jobs save_batch takes at once for this profile (0 or NULL
+	 * op: no batching). */
+	guint (*batch_size)(void *state);
+	/* Defaults inside the vendor's published limits, used when the
+	 * profile says 0: workers (0 means 1) and requests per second (0: none). */
+	int default_concurrency;
+	double default_rate;
 } connector_ops;
 
 /* The built-in types; tests may add their own ops (e.g. one that fails on
@@ -57,8 +80,16 @@ typedef struct connector_ops {
 void connector_register(const connector_ops *ops);
 const connector_ops *connector_lookup(const char *type);
 
-connector *connector_open(const crm_profile *profile, crm_db *db, GError **err);
+connector *connector_open(const conn_env *env, GError **err);
+/* Workers and requests per second for a profile: its own settings, else
+ * its connector's defaults (1 worker, no rate for an unknown type). */
+void connector_limits(const crm_profile *profile, int *workers, double *rate);
 void connector_save(connector *c, const spool_job *job, gint64 now, conn_result *res);
+/* Save n jobs (batched when the connector can); results[i] for jobs[i]. */
+void connector_save_batch(connector *c, const spool_job *const *jobs, guint n, gint64 now,
+    conn_result *results);
+/* Jobs connector_save_batch should be given at once (1: no batching). */
+guint connector_batch_size(connector *c);
 void connector_event(connector *c, const spool_job *job, gint64 now, conn_result *res);
 connector *connector_close(connector *c);
 void conn_result_clear(conn_result *res);

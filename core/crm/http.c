@@ -9,9 +9,13 @@
 #define RETRY_AFTER_MAX 86400
 #define HEADER_LINE_MAX 8192
 
+/* Longest a request waits for its turn (rate, pause) before giving up. */
+#define LIMITER_MAX_WAIT_MS 30000
+
 struct http_client {
 	CURL *curl;
 	gsize max_response;
+	crm_limiter *limiter;
 };
 
 /* Where the callbacks write. */
@@ -48,6 +52,7 @@ http_client_new(const http_client_opts *opts, GError **err)
 		return NULL;
 	}
 	c->max_response = opts->max_response;
+	c->limiter = opts->limiter;
 	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L);
@@ -128,6 +133,11 @@ http_perform(http_client *c, const http_request *rq, http_response *rs)
 	memset(rs, 0, sizeof(*rs));
 	rs->body = g_byte_array_new();
 	rs->headers = g_ptr_array_new_with_free_func(g_free);
+	if (!limiter_wait(c->limiter, LIMITER_MAX_WAIT_MS, &rs->paused)) {
+		rs->error = g_strdup_printf("not sent: the profile is paused for %d s (Retry-After)",
+		    rs->paused);
+		return FALSE;
+	}
 	for (const char *const *h = rq->headers; h != NULL && *h != NULL; h++)
 		hdrs = curl_slist_append(hdrs, *h);
 	/* no "Expect: 100-continue" round trip */
@@ -159,6 +169,9 @@ http_perform(http_client *c, const http_request *rq, http_response *rs)
 		return FALSE;
 	}
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &rs->status);
+	/* the whole profile waits as long as the CRM asks */
+	if (rs->status == 429 || rs->status == 503)
+		limiter_pause(c->limiter, http_retry_after(rs, g_get_real_time() / G_USEC_PER_SEC));
 	return TRUE;
 }
 
@@ -227,6 +240,14 @@ http_outcome(const http_response *rs, const char *what, gint64 now, conn_result 
 
 	g_clear_pointer(&res->error, g_free);
 	res->retry_after = -1;
+	res->no_attempt = FALSE;
+	if (rs->paused > 0) {
+		res->status = CONN_RETRY;
+		res->retry_after = rs->paused;
+		res->no_attempt = TRUE;
+		res->error = g_strdup_printf("%s: %s", what, rs->error);
+		return;
+	}
 	if (rs->status == 0) {
 		res->status = CONN_RETRY;
 		res->error = g_strdup_printf("%s: %s", what, rs->error != NULL ? rs->error : "no answer");

@@ -11,6 +11,7 @@
  *                                  an HTTP date; capped at a day), the
  *                                  profile paused that long
  *   408, 5xx, no answer         -> CONN_RETRY with the spool's backoff
+ *   not sent: profile paused    -> CONN_RETRY, no_attempt (postponed)
  *   other 4xx                   -> CONN_PERMANENT, the vendor's words kept
  *                                  (the first 512 bytes of the body, with
  *                                  control characters replaced)
@@ -31,6 +32,7 @@
 #include <glib.h>
 
 #include "connector.h"
+#include "limiter.h"
 
 #define HTTP_MAX_HEADERS 100
 #define HTTP_ERROR_EXCERPT 512
@@ -43,6 +45,7 @@ typedef struct http_client_opts {
 	int connect_timeout;     /* s */
 	gsize max_response;      /* bytes of body */
 	const char *user_agent;
+	crm_limiter *limiter;    /* every request waits on it; NULL: none */
 } http_client_opts;
 
 typedef struct http_request {
@@ -59,6 +62,7 @@ typedef struct http_response {
 	GPtrArray *headers;      /* char * "name: value", names lower-case */
 	char *error;             /* transport failure, or NULL */
 	gboolean timed_out;
+	int paused;              /* s: not sent, the profile is paused (Retry-After) */
 } http_response;
 
 http_client *http_client_new(const http_client_opts *opts, GError **err);

@@ -21,9 +21,10 @@
 
 /* The state is just the database handle (borrowed). */
 static void *
-ledger_open(const crm_profile *profile, crm_db *db, GError **err)
+ledger_open(const conn_env *env, GError **err)
 {
-	return db;
+	(void)err;
+	return env->db;
 }
 
 /* Parse and store one activity. */
@@ -87,4 +88,6 @@ const connector_ops connector_ledger_ops = {
 	.save_activity = ledger_save,
 	.send_event = ledger_event,
 	.close = NULL,
+	.default_concurrency = 1,
+	.default_rate = 0,
 };

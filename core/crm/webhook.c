@@ -65,18 +65,20 @@ load_secrets(const char *path, GError **err)
 
 /* Open: read the secrets (refusing a file open to others) and make the client. */
 static void *
-webhook_open(const crm_profile *profile, crm_db *db, GError **err)
+webhook_open(const conn_env *env, GError **err)
 {
+	const crm_profile *profile = env->profile;
 	http_client_opts o = {
 		.ca_file = profile->ca_file,
 		.timeout = profile->timeout,
 		.connect_timeout = profile->connect_timeout,
 		.max_response = (gsize)profile->max_response_size,
 		.user_agent = "crm-milter/" PACKAGE_VERSION,
+		.limiter = env->limiter,
 	};
 	webhook *w = g_new0(webhook, 1);
 
-	w->db = db;
+	w->db = env->db;
 	w->profile = profile;
 	w->max_body = (gsize)profile->max_body_size;
 	if (profile->url == NULL || profile->secret_file == NULL) {
@@ -407,4 +409,6 @@ const connector_ops connector_webhook_ops = {
 	.save_activity = webhook_save,
 	.send_event = webhook_event,
 	.close = webhook_close,
+	.default_concurrency = 4,
+	.default_rate = 0,
 };

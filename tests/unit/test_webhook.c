@@ -101,6 +101,7 @@ typedef struct fixture {
 	server srv;
 	char *dir, *secret_path, *url;
 	crm_profile prof;
+	conn_env env;
 	connector *c;
 } fixture;
 
@@ -140,7 +141,8 @@ setup(void **state)
 	f->prof.connect_timeout = 2;
 	f->prof.max_response_size = 64 * 1024;
 	f->prof.max_body_size = 1024 * 1024;
-	f->c = connector_open(&f->prof, NULL, NULL);
+	f->env.profile = &f->prof;
+	f->c = connector_open(&f->env, NULL);
 	assert_non_null(f->c);
 	*state = f;
 	return 0;
@@ -366,7 +368,8 @@ test_timeout_and_refused(void **state)
 	conn_result_clear(&res);
 	f->srv.delay_ms = 0;
 	p.url = "http://127.0.0.1:1/hook";
-	c = connector_open(&p, NULL, NULL);
+	conn_env env = { &p, NULL, NULL };
+	c = connector_open(&env, NULL);
 	assert_non_null(c);
 	connector_save(c, j, g_get_real_time() / G_USEC_PER_SEC, &res);
 	assert_int_equal(res.status, CONN_RETRY);
@@ -388,16 +391,16 @@ test_secret_file(void **state)
 	char **sigs, *w1, *w2;
 
 	write_secret(f, SECRET1 "\n", 0644);
-	assert_null(connector_open(&f->prof, NULL, &e));
+	assert_null(connector_open(&f->env, &e));
 	assert_non_null(strstr(e->message, f->secret_path));
 	assert_non_null(strstr(e->message, "other users"));
 	g_clear_error(&e);
 	write_secret(f, "short\n", 0600);
-	assert_null(connector_open(&f->prof, NULL, &e));
+	assert_null(connector_open(&f->env, &e));
 	assert_non_null(strstr(e->message, ":1: a secret must be at least 16 bytes"));
 	g_clear_error(&e);
 	write_secret(f, SECRET2 "\r\n" SECRET1 "\n", 0640);
-	c = connector_open(&f->prof, NULL, &e);
+	c = connector_open(&f->env, &e);
 	assert_non_null(c);
 	f->srv.status = 200;
 	connector_save(c, j, g_get_real_time() / G_USEC_PER_SEC, &res);
