@@ -518,12 +518,40 @@ static const struct {
 	{ "webhook", { "url", "secret_file", NULL } },
 };
 
+/* Is s "ROLLUP=FIELD" with a known rollup and an API-name field? */
+static gboolean
+rollup_field_ok(const char *s)
+{
+	static const char *const rollups[] = {
+		"first_open", "last_open", "opens", "clicks", "replied", "bounced", NULL
+	};
+	const char *eq = strchr(s, '=');
+	gboolean known = FALSE;
+
+	if (eq == NULL || eq[1] == '\0' || strlen(eq + 1) > 128)
+		return FALSE;
+	for (const char *const *r = rollups; *r != NULL; r++)
+		known = known || (strlen(*r) == (gsize)(eq - s) && strncmp(s, *r, eq - s) == 0);
+	for (const char *f = eq + 1; known && *f != '\0'; f++)
+		known = g_ascii_isalnum(*f) || *f == '_';
+	return known;
+}
+
 /* Every crm section has what its type needs. */
 static void
 check_profiles(load_ctx *ctx, crm_config *conf)
 {
 	for (guint i = 0; i < conf->profiles->len; i++) {
 		const crm_profile *p = g_ptr_array_index(conf->profiles, i);
+		for (guint k = 0; p->rollup_fields != NULL && k < p->rollup_fields->len; k++) {
+			const char *item = g_ptr_array_index(p->rollup_fields, k);
+			if (!rollup_field_ok(item))
+				add_error(ctx, line_of(ctx, "crm", p->name, "rollup_fields") > 0 ?
+				    line_of(ctx, "crm", p->name, "rollup_fields") : p->line,
+				    "crm \"%s\".rollup_fields: '%s' is not ROLLUP=FIELD (ROLLUP: first_open, "
+				    "last_open, opens, clicks, replied, bounced; FIELD: letters, digits, _)",
+				    p->name, item);
+		}
 		for (gsize t = 0; t < G_N_ELEMENTS(profile_needs); t++) {
 			if (g_strcmp0(p->type, profile_needs[t].type) != 0)
 				continue;

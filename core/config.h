@@ -43,6 +43,12 @@ typedef enum {
 	ON_ERROR_TEMPFAIL
 } crm_on_error;
 
+/* crm { auth }: how a connector gets OAuth2 tokens (salesforce). */
+typedef enum {
+	CRM_AUTH_CLIENT_CREDENTIALS = 0,
+	CRM_AUTH_JWT_BEARER
+} crm_auth;
+
 #define TRACK_OPENS  0x1u
 #define TRACK_CLICKS 0x2u
 
@@ -103,6 +109,18 @@ typedef struct crm_profile {
 	int connect_timeout; /* s */
 	gint64 max_response_size;
 	gint64 max_body_size;
+	char *token_url;     /* OAuth2 token endpoint, or NULL: the vendor's */
+	char *tenant;        /* dynamics365 */
+	char *client_id;
+	char *client_secret_file;
+	char *token_file;    /* hubspot token, zoho refresh token */
+	char *private_key_file; /* salesforce jwt_bearer */
+	char *username;      /* salesforce jwt_bearer subject */
+	int auth;            /* crm_auth */
+	char *api_version;   /* or NULL: the connector's */
+	int max_body_chars;  /* salesforce */
+	int directory_sync;  /* s; 0: never */
+	GPtrArray *rollup_fields; /* char * "ROLLUP=FIELD" */
 	int max_concurrent;  /* 0: the connector's default */
 	int requests_per_second; /* 0: the connector's default */
 	int batch_size;      /* 0: the connector's default */

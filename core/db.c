@@ -166,6 +166,33 @@ static const char *const migrations[] = {
 	"  updated_at INTEGER NOT NULL"
 	");"
 	"CREATE INDEX jobs_profile_due ON jobs(profile, state, not_before);",
+	/* 6 -> 7: what the CRM connectors keep: the CRM record made for each
+	 * job (de-duplication, rollups), cached access tokens (Zoho limits how
+	 * often one may be minted), directory sync cursors */
+	"CREATE TABLE crm_records ("
+	"  profile TEXT NOT NULL,"
+	"  idem_key TEXT NOT NULL,"
+	"  message_id TEXT,"
+	"  record_type TEXT NOT NULL,"
+	"  record_id TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (profile, idem_key)"
+	");"
+	"CREATE INDEX crm_records_message ON crm_records(profile, message_id);"
+	"CREATE TABLE oauth_tokens ("
+	"  profile TEXT PRIMARY KEY,"
+	"  access_token TEXT NOT NULL,"
+	"  instance_url TEXT,"
+	"  expires_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	");"
+	"CREATE TABLE sync_state ("
+	"  profile TEXT NOT NULL,"
+	"  object TEXT NOT NULL,"
+	"  cursor TEXT,"
+	"  synced_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (profile, object)"
+	");",
 };
 
 G_STATIC_ASSERT(G_N_ELEMENTS(migrations) == DB_SCHEMA_VERSION);

@@ -43,7 +43,7 @@ typedef enum {
 } db_error_code;
 
 /* The version db_open migrates to. */
-#define DB_SCHEMA_VERSION 6
+#define DB_SCHEMA_VERSION 7
 
 typedef struct crm_db crm_db;
 

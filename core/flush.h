@@ -6,7 +6,7 @@
  * The clock and the jitter source are injected (flush_env), so tests can
  * run the state machine exactly.
  *
- * Public: flush_run, flush_policy, flush_check_profiles.
+ * Public: flush_run, flush_policy, flush_check_profiles, flush_sync_directories.
  */
 #ifndef CRM_FLUSH_H
 #define CRM_FLUSH_H
@@ -34,6 +34,11 @@ typedef struct flush_stats {
  * work (its secret file open to others, missing, malformed) is an error
  * naming it, so crm-flusher refuses to start (or to reload). */
 gboolean flush_check_profiles(crm_db *db, const crm_config *cfg, GError **err);
+/* Pull the directory of every profile whose directory_sync interval has
+ * passed (its connector's sync_directory; the time of the last good sync
+ * is kept in sync_state as object "directory"). Returns how many synced;
+ * failures are logged and retried at the next call. */
+int flush_sync_directories(crm_db *db, const crm_config *cfg, gint64 now);
 /* The spool policy a config asks for. */
 spool_policy flush_policy(const crm_config *cfg);
 /* Lease and process batches until nothing is due (or *stop). FALSE with

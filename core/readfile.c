@@ -79,3 +79,25 @@ readfile_text(const char *path, gsize max, int flags, gsize *len, int *nul_line,
 	g_byte_array_append(buf, (const guint8 *)"", 1);
 	return (char *)g_byte_array_free(buf, FALSE);
 }
+
+/* The first line of a secret file, trimmed. */
+char *
+readfile_secret_line(const char *path, gsize max, GError **err)
+{
+	char *text = readfile_text(path, max, READFILE_SECRET, NULL, NULL, err);
+	char *nl, *value;
+
+	if (text == NULL)
+		return NULL;
+	if ((nl = strchr(text, '\n')) != NULL)
+		*nl = '\0';
+	value = g_strdup(g_strstrip(text));
+	memset(text, 0, strlen(text));
+	g_free(text);
+	if (*value == '\0') {
+		fail(err, G_FILE_ERROR_INVAL, path, "the first line is empty");
+		g_free(value);
+		return NULL;
+	}
+	return value;
+}

@@ -11,7 +11,11 @@
  * Ownership: the returned text is new (g_free), NUL-terminated; *len (if
  * not NULL) gets its length.
  *
- * Public: readfile_text.
+ * readfile_secret_line reads a secret file (READFILE_SECRET) holding one
+ * value on its first line: the line without its line end and outer blanks;
+ * an empty value is an error.
+ *
+ * Public: readfile_text, readfile_secret_line.
  */
 #ifndef CRM_READFILE_H
 #define CRM_READFILE_H
@@ -22,5 +26,6 @@ enum { READFILE_SECRET = 1 };
 
 char *readfile_text(const char *path, gsize max, int flags, gsize *len, int *nul_line,
     GError **err);
+char *readfile_secret_line(const char *path, gsize max, GError **err);
 
 #endif

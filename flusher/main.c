@@ -83,6 +83,7 @@ drain(const crm_config *cfg, gboolean verbose)
 
 	if (db == NULL)
 		return FALSE;
+	(void)flush_sync_directories(db, cfg, real_now(NULL));
 	ok = flush_run(db, cfg, &env, &st, &e);
 	if (!ok) {
 		log_msg(CRM_LOG_ERR, NULL, "spool: %s", e ? e->message : "?");

@@ -68,6 +68,11 @@ typedef struct connector_ops {
 	/* How many jobs save_batch takes at once for this profile (0 or NULL
 	 * op: no batching). */
 	guint (*batch_size)(void *state);
+	/* Optional: pull the CRM's contacts, leads, accounts and users (with
+	 * their do-not-track flag) into the directory (directory_upsert),
+	 * incrementally where the API allows (cursors: records.h). FALSE with
+	 * err: try again at the next sync. */
+	gboolean (*sync_directory)(void *state, gint64 now, GError **err);
 	/* Defaults inside the vendor's published limits, used when the
 	 * profile says 0: workers (0 means 1) and requests per second (0: none). */
 	int default_concurrency;

@@ -370,6 +370,10 @@ static const error_case error_cases[] = {
 	  ":1: crm \"h\": type webhook needs url", 2 },
 	{ "webhook secret_file relative", "crm \"h\" { type = webhook url = \"https://h.example\"\n"
 	  "  secret_file = \"hook.secret\" }", ":2: crm \"h\".secret_file: 'hook.secret' is not an absolute path", 0 },
+	{ "rollup_fields: unknown rollup", "crm \"local\" {\n rollup_fields = {\"opens=crm_opens__c\", \"views=x\"}\n}",
+	  ":2: crm \"local\".rollup_fields: 'views=x' is not ROLLUP=FIELD", 1 },
+	{ "rollup_fields: a field with a blank", "crm \"local\" { rollup_fields = \"opens=a b\" }",
+	  ":1: crm \"local\".rollup_fields: 'opens=a b' is not ROLLUP=FIELD", 1 },
 	{ "unknown connector type", "crm \"h\" {\n type = salesforse\n}",
 	  ":2: crm \"h\".type: 'salesforse' is not one of ledger, webhook", 1 },
 	{ "base_url: not http(s)", "tracking {\n base_url = \"ftp://t.example.com\"\n}",

@@ -4,7 +4,8 @@
  * connectors get batches; a Retry-After pauses only its profile (no call
  * inside the window, the jobs postponed without an attempt counted, the
  * pause stored for the next flusher) while another profile carries on;
- * a profile whose connector cannot open keeps its jobs for later.
+ * a profile whose connector cannot open keeps its jobs for later; the
+ * directory syncs run when their interval has passed, and only then.
  * Fake connectors count what they were asked; the clock is injected.
  */
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include "spool.h"
 #include "spool_profiles.h"
 #include "crm/connector.h"
+#include "directory.h"
 #include "testutil.h"
 
 /* What the fake connectors saw (the workers are threads: atomics). */
@@ -75,6 +77,25 @@ throttled_save(void *state, const spool_job *job, gint64 now, conn_result *res)
 	res->status = CONN_OK;
 }
 
+/* Syncer: puts one contact into the directory per sync. */
+static gint syncs;
+
+static void *
+syncer_open(const conn_env *env, GError **err)
+{
+	(void)err;
+	return env->db;
+}
+
+static gboolean
+syncer_sync(void *state, gint64 now, GError **err)
+{
+	directory_entry e = { "carol@customer.test", DIRREC_CONTACT, "C-1", "Carol", TRUE, 0 };
+
+	g_atomic_int_inc(&syncs);
+	return directory_upsert(state, &e, now, err);
+}
+
 /* Broken: cannot open (a secret file gone bad). */
 static void *
 broken_open(const conn_env *env, GError **err)
@@ -88,6 +109,8 @@ static const connector_ops slow_ops = { .type = "slow", .save_activity = slow_sa
 static const connector_ops batch_ops = { .type = "batcher", .save_activity = slow_save,
 	.save_batch = batch_save, .batch_size = batch_of_25 };
 static const connector_ops throttled_ops = { .type = "throttled", .save_activity = throttled_save };
+static const connector_ops syncer_ops = { .type = "syncer", .open = syncer_open,
+	.save_activity = slow_save, .sync_directory = syncer_sync };
 static const connector_ops broken_ops = { .type = "broken", .open = broken_open,
 	.save_activity = slow_save };
 
@@ -140,11 +163,14 @@ setup(void **state)
 	connector_register(&batch_ops);
 	connector_register(&throttled_ops);
 	connector_register(&broken_ops);
+	connector_register(&syncer_ops);
 	add_profile(f, "slow4", "slow", 4);
 	add_profile(f, "slow1", "slow", 1);
 	add_profile(f, "batched", "batcher", 2);
 	add_profile(f, "throttled", "throttled", 1);
 	add_profile(f, "broken", "broken", 1);
+	add_profile(f, "synced", "syncer", 1);
+	((crm_profile *)g_ptr_array_index(f->cfg->profiles, f->cfg->profiles->len - 1))->directory_sync = 3600;
 	f->db = db_open(path, 1000, NULL);
 	assert_non_null(f->db);
 	f->t = clock_t0;
@@ -153,6 +179,7 @@ setup(void **state)
 	f->env.data = &f->t;
 	now_running = most_running = calls = batches = biggest_batch = 0;
 	throttle_first = 1;
+	syncs = 0;
 	g_free(path);
 	*state = f;
 	return 0;
@@ -326,6 +353,26 @@ test_broken_profile(void **state)
 	g_ptr_array_unref(rows);
 }
 
+/* Directory syncs: the first at once, the next after the interval. */
+static void
+test_directory_sync(void **state)
+{
+	fixture *f = *state;
+	directory_entry *e;
+
+	assert_int_equal(flush_sync_directories(f->db, f->cfg, f->t), 1);
+	assert_int_equal(syncs, 1);
+	e = directory_lookup(f->db, "Carol@customer.test", NULL);
+	assert_non_null(e);
+	assert_string_equal(e->record_id, "C-1");
+	assert_true(e->no_follow);
+	directory_entry_free(e);
+	assert_int_equal(flush_sync_directories(f->db, f->cfg, f->t + 3599), 0);
+	assert_int_equal(syncs, 1);
+	assert_int_equal(flush_sync_directories(f->db, f->cfg, f->t + 3600), 1);
+	assert_int_equal(syncs, 2);
+}
+
 int
 main(void)
 {
@@ -334,6 +381,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_batches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retry_after_pauses_one_profile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_broken_profile, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_directory_sync, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("flush_lanes", tests, NULL, NULL);
 }
