@@ -16,7 +16,7 @@ apt-get update -q
 apt-get install -y -q --no-install-recommends \
 	build-essential autoconf automake libtool pkg-config m4 ca-certificates \
 	libgmime-3.0-dev libglib2.0-dev libjson-glib-dev libsqlite3-dev sqlite3 \
-	libcurl4-openssl-dev libconfuse-dev libcmocka-dev libmilter-dev libcsv-dev libmodest-dev \
+	libcurl4-openssl-dev libssl-dev libconfuse-dev libcmocka-dev libmilter-dev libcsv-dev libmodest-dev \
 	libmicrohttpd-dev curl \
 	postfix swaks miltertest libwrap0 util-linux procps iproute2 \
 	python3

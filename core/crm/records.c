@@ -119,9 +119,9 @@ crm_record_by_message(crm_db *db, const char *profile, const char *message_id, G
 /* A cached token good for margin seconds more. */
 char *
 crm_token_get(crm_db *db, const char *profile, gint64 now, int margin, char **instance_url,
-    GError **err)
+    gint64 *expires_at, GError **err)
 {
-	sqlite3_stmt *st = db_prepare(db, "SELECT access_token, instance_url FROM oauth_tokens "
+	sqlite3_stmt *st = db_prepare(db, "SELECT access_token, instance_url, expires_at FROM oauth_tokens "
 	    "WHERE profile = ?1 AND expires_at > ?2", err);
 	char *tok = NULL;
 
@@ -135,6 +135,8 @@ crm_token_get(crm_db *db, const char *profile, gint64 now, int margin, char **in
 		tok = col(st, 0);
 		if (instance_url != NULL)
 			*instance_url = col(st, 1);
+		if (expires_at != NULL)
+			*expires_at = sqlite3_column_int64(st, 2);
 		sqlite3_reset(st);
 	}
 	return tok;

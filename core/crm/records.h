@@ -40,7 +40,7 @@ char *crm_record_by_message(crm_db *db, const char *profile, const char *message
 /* A cached token still good at now + margin seconds; *instance_url may be
  * set (or NULL). NULL: none usable. */
 char *crm_token_get(crm_db *db, const char *profile, gint64 now, int margin,
-    char **instance_url, GError **err);
+    char **instance_url, gint64 *expires_at, GError **err);
 gboolean crm_token_put(crm_db *db, const char *profile, const char *token,
     const char *instance_url, gint64 expires_at, gint64 now, GError **err);
 /* Drop the cached token (the CRM said 401). */

@@ -13,92 +13,18 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <cmocka.h>
-#include <microhttpd.h>
 #include <json-glib/json-glib.h>
 
 #include "crm/connector.h"
 #include "crm/http.h"
 #include "testutil.h"
+#include "test_http_server.h"
 
 #define SECRET1 "first-secret-of-at-least-16"
 #define SECRET2 "second-secret-of-at-least-16"
 
-/* What the server saw and what it answers next. */
-typedef struct server {
-	struct MHD_Daemon *d;
-	guint16 port;
-	GMutex lock;
-	/* the answer */
-	unsigned status;
-	const char *retry_after;
-	const char *answer;
-	unsigned delay_ms;
-	/* the last request */
-	char *method, *path, *id, *ts, *sig, *idem, *ctype;
-	GString *body;
-	int requests;
-} server;
-
-/* Accumulate the body; answer once it is all in. */
-static enum MHD_Result
-handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-    const char *version, const char *upload, size_t *upload_len, void **con_cls)
-{
-	server *s = cls;
-	GString *body = *con_cls;
-	struct MHD_Response *r;
-	enum MHD_Result ret;
-
-	(void)version;
-	if (body == NULL) {
-		*con_cls = g_string_new(NULL);
-		return MHD_YES;
-	}
-	if (*upload_len > 0) {
-		g_string_append_len(body, upload, (gssize)*upload_len);
-		*upload_len = 0;
-		return MHD_YES;
-	}
-	g_mutex_lock(&s->lock);
-	s->requests++;
-#define KEEP(field, name) g_free(s->field); \
-	s->field = g_strdup(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name))
-	KEEP(id, "webhook-id");
-	KEEP(ts, "webhook-timestamp");
-	KEEP(sig, "webhook-signature");
-	KEEP(idem, "Idempotency-Key");
-	KEEP(ctype, "Content-Type");
-#undef KEEP
-	g_free(s->method);
-	s->method = g_strdup(method);
-	g_free(s->path);
-	s->path = g_strdup(url);
-	g_string_assign(s->body, body->str);
-	unsigned status = s->status, delay = s->delay_ms;
-	const char *answer = s->answer != NULL ? s->answer : "", *ra = s->retry_after;
-	g_mutex_unlock(&s->lock);
-	if (delay > 0)
-		g_usleep(delay * 1000);
-	r = MHD_create_response_from_buffer(strlen(answer), (void *)answer, MHD_RESPMEM_MUST_COPY);
-	if (ra != NULL)
-		MHD_add_response_header(r, "Retry-After", ra);
-	ret = MHD_queue_response(conn, status, r);
-	MHD_destroy_response(r);
-	return ret;
-}
-
-/* Free the per-request body. */
-static void
-done(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode t)
-{
-	(void)cls; (void)conn; (void)t;
-	if (*con_cls != NULL)
-		g_string_free(*con_cls, TRUE);
-	*con_cls = NULL;
-}
-
 typedef struct fixture {
-	server srv;
+	test_http *srv;
 	char *dir, *secret_path, *url;
 	crm_profile prof;
 	conn_env env;
@@ -118,21 +44,12 @@ static int
 setup(void **state)
 {
 	fixture *f = g_new0(fixture, 1);
-	const union MHD_DaemonInfo *info;
 
-	g_mutex_init(&f->srv.lock);
-	f->srv.body = g_string_new(NULL);
-	f->srv.status = 200;
-	f->srv.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0,
-	    NULL, NULL, handle, &f->srv, MHD_OPTION_NOTIFY_COMPLETED, done, NULL,
-	    MHD_OPTION_SOCK_ADDR, NULL, MHD_OPTION_END);
-	assert_non_null(f->srv.d);
-	info = MHD_get_daemon_info(f->srv.d, MHD_DAEMON_INFO_BIND_PORT);
-	f->srv.port = info->port;
+	f->srv = test_http_start();
 	f->dir = testutil_tmpdir();
 	f->secret_path = g_build_filename(f->dir, "webhook.secret", NULL);
 	write_secret(f, SECRET1 "\n", 0600);
-	f->url = g_strdup_printf("http://127.0.0.1:%u/hook", f->srv.port);
+	f->url = g_strdup_printf("%s/hook", f->srv->base);
 	f->prof.name = "hooks";
 	f->prof.type = "webhook";
 	f->prof.url = f->url;
@@ -155,15 +72,11 @@ teardown(void **state)
 	fixture *f = *state;
 
 	connector_close(f->c);
-	MHD_stop_daemon(f->srv.d);
+	test_http_stop(f->srv);
 	testutil_rmtree(f->dir);
 	g_free(f->dir);
 	g_free(f->secret_path);
 	g_free(f->url);
-	g_free(f->srv.method); g_free(f->srv.path); g_free(f->srv.id); g_free(f->srv.ts);
-	g_free(f->srv.sig); g_free(f->srv.idem); g_free(f->srv.ctype);
-	g_string_free(f->srv.body, TRUE);
-	g_mutex_clear(&f->srv.lock);
 	g_free(f);
 	return 0;
 }
@@ -234,7 +147,7 @@ test_activity_document(void **state)
 {
 	fixture *f = *state;
 	spool_job *j = save_job();
-	conn_result res = { CONN_PERMANENT, -1, NULL };
+	conn_result res = { CONN_PERMANENT, -1, NULL, FALSE };
 	JsonParser *p = json_parser_new();
 	JsonObject *doc, *act;
 	char *want_sig, *first_id;
@@ -242,25 +155,25 @@ test_activity_document(void **state)
 
 	connector_save(f->c, j, now, &res);
 	assert_int_equal(res.status, CONN_OK);
-	assert_string_equal(f->srv.method, "POST");
-	assert_string_equal(f->srv.path, "/hook");
-	assert_string_equal(f->srv.ctype, "application/json");
-	assert_int_equal(strlen(f->srv.id), 4 + 32);
-	assert_true(g_str_has_prefix(f->srv.id, "crm_"));
-	char *quoted = g_strdup_printf("\"%s\"", f->srv.id);
-	assert_string_equal(f->srv.idem, quoted);
+	assert_string_equal(f->srv->method, "POST");
+	assert_string_equal(f->srv->path, "/hook");
+	assert_string_equal(test_http_header(f->srv, "content-type"), "application/json");
+	assert_int_equal(strlen(test_http_header(f->srv, "webhook-id")), 4 + 32);
+	assert_true(g_str_has_prefix(test_http_header(f->srv, "webhook-id"), "crm_"));
+	char *quoted = g_strdup_printf("\"%s\"", test_http_header(f->srv, "webhook-id"));
+	assert_string_equal(test_http_header(f->srv, "idempotency-key"), quoted);
 	g_free(quoted);
 	char *ts = g_strdup_printf("%" G_GINT64_FORMAT, now);
-	assert_string_equal(f->srv.ts, ts);
-	want_sig = expected_sig(SECRET1, f->srv.id, f->srv.ts, f->srv.body->str);
-	assert_string_equal(f->srv.sig, want_sig);
+	assert_string_equal(test_http_header(f->srv, "webhook-timestamp"), ts);
+	want_sig = expected_sig(SECRET1, test_http_header(f->srv, "webhook-id"), test_http_header(f->srv, "webhook-timestamp"), f->srv->body->str);
+	assert_string_equal(test_http_header(f->srv, "webhook-signature"), want_sig);
 	g_free(want_sig);
 	g_free(ts);
-	assert_true(json_parser_load_from_data(p, f->srv.body->str, -1, NULL));
+	assert_true(json_parser_load_from_data(p, f->srv->body->str, -1, NULL));
 	doc = json_node_get_object(json_parser_get_root(p));
 	assert_int_equal(json_object_get_int_member(doc, "version"), 1);
 	assert_string_equal(json_object_get_string_member(doc, "type"), "activity");
-	assert_string_equal(json_object_get_string_member(doc, "id"), f->srv.id);
+	assert_string_equal(json_object_get_string_member(doc, "id"), test_http_header(f->srv, "webhook-id"));
 	assert_string_equal(json_object_get_string_member(doc, "profile"), "hooks");
 	act = json_object_get_object_member(doc, "activity");
 	assert_string_equal(json_object_get_string_member(act, "direction"), "outbound");
@@ -286,9 +199,9 @@ test_activity_document(void **state)
 	assert_string_equal(json_object_get_string_member(a0, "content_base64"), "JVBERi0xLjQKJcOkw7zDtsOf");
 	assert_int_equal(json_object_get_int_member(a0, "size"), 18);
 	/* a retry is the same document */
-	first_id = g_strdup(f->srv.id);
+	first_id = g_strdup(test_http_header(f->srv, "webhook-id"));
 	connector_save(f->c, j, now + 60, &res);
-	assert_string_equal(f->srv.id, first_id);
+	assert_string_equal(test_http_header(f->srv, "webhook-id"), first_id);
 	g_free(first_id);
 	g_object_unref(p);
 	conn_result_clear(&res);
@@ -335,12 +248,15 @@ test_answers(void **state)
 
 	for (size_t i = 0; i < G_N_ELEMENTS(answers); i++) {
 		const answer_case *c = &answers[i];
-		conn_result res = { CONN_PERMANENT, -1, NULL };
+		conn_result res = { CONN_PERMANENT, -1, NULL, FALSE };
 
-		f->srv.status = c->status;
-		f->srv.retry_after = c->retry_after;
-		f->srv.answer = c->answer;
+		char *hdr = c->retry_after != NULL ? g_strdup_printf("Retry-After: %s", c->retry_after) : NULL;
+		f->srv->answer.status = c->status;
+		f->srv->answer.headers = hdr;
+		f->srv->answer.body = c->answer;
 		connector_save(f->c, j, g_get_real_time() / G_USEC_PER_SEC, &res);
+		f->srv->answer.headers = NULL;
+		g_free(hdr);
 		if (res.status != c->want || (c->want == CONN_RETRY && res.retry_after != c->want_retry_after))
 			fail_msg("%s: status %d retry_after %d (%s)", c->label, res.status, res.retry_after,
 			    res.error ? res.error : "-");
@@ -357,16 +273,16 @@ test_timeout_and_refused(void **state)
 {
 	fixture *f = *state;
 	spool_job *j = save_job();
-	conn_result res = { CONN_PERMANENT, -1, NULL };
+	conn_result res = { CONN_PERMANENT, -1, NULL, FALSE };
 	crm_profile p = f->prof;
 	connector *c;
 
-	f->srv.delay_ms = 3000;     /* > timeout 2 s */
+	f->srv->answer.delay_ms = 3000;     /* > timeout 2 s */
 	connector_save(f->c, j, g_get_real_time() / G_USEC_PER_SEC, &res);
 	assert_int_equal(res.status, CONN_RETRY);
 	assert_non_null(strstr(res.error, "webhook:"));
 	conn_result_clear(&res);
-	f->srv.delay_ms = 0;
+	f->srv->answer.delay_ms = 0;
 	p.url = "http://127.0.0.1:1/hook";
 	conn_env env = { &p, NULL, NULL };
 	c = connector_open(&env, NULL);
@@ -387,7 +303,7 @@ test_secret_file(void **state)
 	GError *e = NULL;
 	connector *c;
 	spool_job *j = save_job();
-	conn_result res = { CONN_PERMANENT, -1, NULL };
+	conn_result res = { CONN_PERMANENT, -1, NULL, FALSE };
 	char **sigs, *w1, *w2;
 
 	write_secret(f, SECRET1 "\n", 0644);
@@ -402,13 +318,13 @@ test_secret_file(void **state)
 	write_secret(f, SECRET2 "\r\n" SECRET1 "\n", 0640);
 	c = connector_open(&f->env, &e);
 	assert_non_null(c);
-	f->srv.status = 200;
+	f->srv->answer.status = 200;
 	connector_save(c, j, g_get_real_time() / G_USEC_PER_SEC, &res);
 	assert_int_equal(res.status, CONN_OK);
-	sigs = g_strsplit(f->srv.sig, " ", -1);
+	sigs = g_strsplit(test_http_header(f->srv, "webhook-signature"), " ", -1);
 	assert_int_equal(g_strv_length(sigs), 2);
-	w1 = expected_sig(SECRET2, f->srv.id, f->srv.ts, f->srv.body->str);
-	w2 = expected_sig(SECRET1, f->srv.id, f->srv.ts, f->srv.body->str);
+	w1 = expected_sig(SECRET2, test_http_header(f->srv, "webhook-id"), test_http_header(f->srv, "webhook-timestamp"), f->srv->body->str);
+	w2 = expected_sig(SECRET1, test_http_header(f->srv, "webhook-id"), test_http_header(f->srv, "webhook-timestamp"), f->srv->body->str);
 	assert_string_equal(sigs[0], w1);
 	assert_string_equal(sigs[1], w2);
 	g_free(w1);
@@ -424,7 +340,7 @@ test_event_document(void **state)
 {
 	fixture *f = *state;
 	spool_job *j = g_new0(spool_job, 1);
-	conn_result res = { CONN_PERMANENT, -1, NULL };
+	conn_result res = { CONN_PERMANENT, -1, NULL, FALSE };
 	JsonParser *p = json_parser_new();
 	JsonObject *ev;
 
@@ -434,11 +350,11 @@ test_event_document(void **state)
 	j->meta = g_strdup("{\"kind\":\"bounced\",\"message_id\":\"pricing.1@example.com\",\"recipients\":"
 	    "[{\"recipient\":\"bob@customer.test\",\"failed\":true,\"status\":\"5.1.1\","
 	    "\"diagnostic\":\"550 5.1.1 no such user\"}]}");
-	f->srv.status = 200;
+	f->srv->answer.status = 200;
 	connector_event(f->c, j, 1795000000, &res);
 	assert_int_equal(res.status, CONN_OK);
-	assert_int_equal(f->srv.requests, 1);
-	assert_true(json_parser_load_from_data(p, f->srv.body->str, -1, NULL));
+	assert_int_equal(f->srv->requests, 1);
+	assert_true(json_parser_load_from_data(p, f->srv->body->str, -1, NULL));
 	assert_string_equal(json_object_get_string_member(json_node_get_object(json_parser_get_root(p)),
 	    "type"), "event");
 	ev = json_object_get_object_member(json_node_get_object(json_parser_get_root(p)), "event");
