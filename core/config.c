@@ -513,9 +513,13 @@ check_saves(load_ctx *ctx, crm_config *conf)
 /* The options each connector type cannot do without. */
 static const struct {
 	const char *type;
-	const char *needs[4];
+	const char *needs[6];
 } profile_needs[] = {
 	{ "webhook", { "url", "secret_file", NULL } },
+	{ "dynamics365", { "url", "tenant", "client_id", "client_secret_file" } },
+	{ "salesforce", { "url", "client_id", NULL } },
+	{ "hubspot", { "token_file", NULL } },
+	{ "zoho", { "client_id", "client_secret_file", "token_file", NULL } },
 };
 
 /* Is s "ROLLUP=FIELD" with a known rollup and an API-name field? */

@@ -8,8 +8,14 @@
 
 #define MAX_TYPES 16
 
-static const connector_ops *registry[MAX_TYPES] = { &connector_ledger_ops, &connector_webhook_ops };
-static int nregistry = 2;
+/* The built-in connectors, one line each. */
+#define BUILTINS \
+	&connector_ledger_ops, \
+	&connector_webhook_ops, \
+	/* builtin connectors end */
+
+static const connector_ops *registry[MAX_TYPES] = { BUILTINS };
+static int nregistry = G_N_ELEMENTS(((const connector_ops *[]){ BUILTINS }));
 
 struct connector {
 	const connector_ops *ops;

@@ -103,6 +103,8 @@ void conn_result_clear(conn_result *res);
 extern const connector_ops connector_ledger_ops;
 /* Signed JSON documents POSTed to a URL (doc/webhook.md). */
 extern const connector_ops connector_webhook_ops;
+/* the CRMs, one line each */
+/* connector ops end */
 
 /* Body text kept per activity by the ledger connector. */
 #define LEDGER_MAX_BODY (1024 * 1024)

@@ -375,7 +375,7 @@ static const error_case error_cases[] = {
 	{ "rollup_fields: a field with a blank", "crm \"local\" { rollup_fields = \"opens=a b\" }",
 	  ":1: crm \"local\".rollup_fields: 'opens=a b' is not ROLLUP=FIELD", 1 },
 	{ "unknown connector type", "crm \"h\" {\n type = salesforse\n}",
-	  ":2: crm \"h\".type: 'salesforse' is not one of ledger, webhook", 1 },
+	  ":2: crm \"h\".type: 'salesforse' is not one of ledger, webhook, dynamics365, salesforce, hubspot, zoho", 1 },
 	{ "base_url: not http(s)", "tracking {\n base_url = \"ftp://t.example.com\"\n}",
 	  ":2: tracking.base_url: 'ftp://t.example.com' must be http or https", 1 },
 	{ "base_url: no scheme", "tracking { base_url = \"t.example.com\" }",
