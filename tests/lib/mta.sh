@@ -22,6 +22,7 @@
 #   sendmail: see tests/lib/sendmail-setup.sh (sourced from here)
 #   milters:  mta_passthrough_start SPEC, mta_crm_config FILE DIR SOCKSPEC,
 #             mta_crm_start CONF SOCKSPEC
+#   CRMs:     mta_emulator_start CONF.json (sets MTA_EMU), mta_emu METHOD PATH [JSON]
 #   send:     mta_swaks PORT FROM TO FILE [extra swaks args],
 #             mta_pf_sendmail DIR FROM TO FILE, mta_make_message FILE ...
 #   compare:  mta_strip_trace FILE, mta_same_body SENT DUMP
@@ -465,6 +466,35 @@ mta_passthrough_start() {
 	MTA_PT_PID=$!
 	mta_track "$MTA_PT_PID"
 	mta_wait_socket "$spec" 10 "$MTA_PT_PID"
+}
+
+# Start the CRM emulator (tests/crm-emulator) with config JSON file CONF
+# (relative paths in it are taken from the config's directory). Sets
+# MTA_EMU_PID and MTA_EMU (its base URL, http://127.0.0.1:PORT); the log
+# goes to $MTA_TMP/emulator.log.
+mta_emulator_start() {
+	local conf=$1 portfile=$MTA_TMP/emulator.port i
+	rm -f "$portfile"
+	python3 "$top_srcdir/tests/crm-emulator/emulator.py" --config "$conf" --port 0 \
+		--port-file "$portfile" >>"$MTA_TMP/emulator.log" 2>&1 &
+	MTA_EMU_PID=$!
+	mta_track "$MTA_EMU_PID"
+	for i in $(seq 1 100); do
+		[ -s "$portfile" ] && break
+		mta_alive "$MTA_EMU_PID" || return 1
+		sleep 0.1
+	done
+	[ -s "$portfile" ] || return 1
+	MTA_EMU="http://127.0.0.1:$(cat "$portfile")"
+}
+
+# GET/POST/DELETE the emulator's control API: mta_emu METHOD PATH [JSON].
+mta_emu() {
+	if [ $# -ge 3 ]; then
+		curl -s -X "$1" -H 'Content-Type: application/json' --data "$3" "$MTA_EMU$2"
+	else
+		curl -s -X "$1" "$MTA_EMU$2"
+	fi
 }
 
 # Write a crm-milter config FILE with its spool and tmp dir under DIR
