@@ -13,13 +13,18 @@
  * outcomes come back on one queue. A 429/503 pauses only its profile: the
  * pause is stored (profile_state) so no flusher leases that profile's jobs
  * until it ends, and jobs already handed over are postponed, not tried.
+ * Whatever a CRM took is also kept in the local ledger (events, and
+ * activities without their bodies), so reports and rollups work the same
+ * for every connector.
  */
 #include <string.h>
 
 #include "flush.h"
 #include "log.h"
 #include "spool_profiles.h"
+#include "ledger.h"
 #include "crm/connector.h"
+#include "crm/jobdata.h"
 #include "crm/limiter.h"
 
 /* A worker's end-of-work marker in a lane's queue. */
@@ -108,6 +113,29 @@ deliver_event(connector *c, crm_db *db, const crm_profile *prof, const spool_job
 	connector_event(c, job, now, res);
 }
 
+/* Keep the local record of an activity a CRM took (reports, replies and
+ * rollups read it; the bodies stay in the CRM only). A failure here is
+ * logged: the CRM has the activity, which is what counts. */
+static void
+keep_locally(crm_db *db, const spool_job *job, gint64 now)
+{
+	conn_result res = { CONN_OK, -1, NULL, FALSE };
+	activity *act = db != NULL ? jobdata_activity(db, job, 1, FALSE, NULL, &res) : NULL;
+	GError *e = NULL;
+	gint64 id;
+
+	if (act != NULL) {
+		g_clear_pointer(&act->text_body, g_free);
+		g_clear_pointer(&act->html_body, g_free);
+		if (!ledger_store(db, job->profile, job->idem_key, job->id, act, now, &id, &e))
+			log_msg(CRM_LOG_WARNING, job->queue_id, "job %" G_GINT64_FORMAT
+			    ": not kept locally: %s", job->id, e != NULL ? e->message : "?");
+		g_clear_error(&e);
+	}
+	conn_result_clear(&res);
+	activity_free(act);
+}
+
 /* Deliver jobs[0..n): save jobs batched when the connector can. */
 static void
 deliver(connector *c, crm_db *db, lane *l, spool_job **jobs, guint n, conn_result *res)
@@ -133,8 +161,11 @@ deliver(connector *c, crm_db *db, lane *l, spool_job **jobs, guint n, conn_resul
 		conn_result *sr = g_new0(conn_result, saves->len);
 		connector_save_batch(c, (const spool_job *const *)saves->pdata, saves->len,
 		    env->now(env->data), sr);
-		for (i = 0; i < saves->len; i++)
+		for (i = 0; i < saves->len; i++) {
 			res[g_array_index(where, guint, i)] = sr[i];
+			if (sr[i].status == CONN_OK && g_strcmp0(l->prof->type, "ledger") != 0)
+				keep_locally(db, g_ptr_array_index(saves, i), env->now(env->data));
+		}
 		g_free(sr);
 	}
 	g_ptr_array_unref(saves);
