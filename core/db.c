@@ -38,6 +38,7 @@ struct crm_db {
 	sqlite3 *h;
 	GHashTable *stmts;      /* SQL text -> sqlite3_stmt * */
 	int version;
+	int depth;              /* open db_begin calls (nesting) */
 };
 
 static const char *const migrations[] = {
@@ -314,25 +315,48 @@ db_exec(crm_db *db, const char *sql, GError **err)
 gboolean
 db_begin(crm_db *db, GError **err)
 {
-	return run_cached(db, "BEGIN IMMEDIATE", err);
+	if (!run_cached(db, db->depth == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT crm_nest", err))
+		return FALSE;
+	db->depth++;
+	return TRUE;
 }
 
-/* COMMIT; on failure the transaction is rolled back. */
+/* COMMIT (the outermost) or RELEASE (a nested one); on failure the
+ * transaction (or the nested part) is rolled back. */
 gboolean
 db_commit(crm_db *db, GError **err)
 {
-	if (run_cached(db, "COMMIT", err))
+	if (db->depth > 1) {
+		if (run_cached(db, "RELEASE crm_nest", err)) {
+			db->depth--;
+			return TRUE;
+		}
+		db_rollback(db);
+		return FALSE;
+	}
+	if (run_cached(db, "COMMIT", err)) {
+		db->depth = 0;
 		return TRUE;
+	}
 	db_rollback(db);
 	return FALSE;
 }
 
-/* ROLLBACK if a transaction is open. */
+/* ROLLBACK if a transaction is open: a nested one back to where it began,
+ * the outermost whole. */
 void
 db_rollback(crm_db *db)
 {
-	if (db != NULL && db->h != NULL && !sqlite3_get_autocommit(db->h))
+	if (db == NULL || db->h == NULL)
+		return;
+	if (db->depth > 1) {
+		sqlite3_exec(db->h, "ROLLBACK TO crm_nest; RELEASE crm_nest", NULL, NULL, NULL);
+		db->depth--;
+		return;
+	}
+	if (!sqlite3_get_autocommit(db->h))
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+	db->depth = 0;
 }
 
 /* Read the stored schema version (0 for a fresh file); -1 with err. */

@@ -5,7 +5,11 @@
  * db_open sets WAL, synchronous=FULL, foreign_keys and a busy timeout, then
  * brings the schema up to date (schema_version table, numbered migrations
  * applied in order inside BEGIN IMMEDIATE). Every write transaction goes
- * through db_begin (BEGIN IMMEDIATE) / db_commit / db_rollback.
+ * through db_begin (BEGIN IMMEDIATE) / db_commit / db_rollback. They nest:
+ * an inner db_begin is a SAVEPOINT, its db_commit a RELEASE and its
+ * db_rollback undoes only the inner part, so a caller can group many
+ * writes (each in its own db_begin/db_commit) into one transaction and
+ * one fsync.
  *
  * A crm_db is one connection: use it from one thread at a time. Several
  * processes (milter, flusher, CLI) may open the same file at once.

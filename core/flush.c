@@ -15,7 +15,9 @@
  * until it ends, and jobs already handed over are postponed, not tried.
  * Whatever a CRM took is also kept in the local ledger (events, and
  * activities without their bodies), so reports and rollups work the same
- * for every connector.
+ * for every connector. Outcomes that are ready together are recorded in
+ * one transaction (nested db_begin), so a fast CRM is not held to one
+ * fsync per job.
  */
 #include <string.h>
 
@@ -161,11 +163,8 @@ deliver(connector *c, crm_db *db, lane *l, spool_job **jobs, guint n, conn_resul
 		conn_result *sr = g_new0(conn_result, saves->len);
 		connector_save_batch(c, (const spool_job *const *)saves->pdata, saves->len,
 		    env->now(env->data), sr);
-		for (i = 0; i < saves->len; i++) {
+		for (i = 0; i < saves->len; i++)
 			res[g_array_index(where, guint, i)] = sr[i];
-			if (sr[i].status == CONN_OK && g_strcmp0(l->prof->type, "ledger") != 0)
-				keep_locally(db, g_ptr_array_index(saves, i), env->now(env->data));
-		}
 		g_free(sr);
 	}
 	g_ptr_array_unref(saves);
@@ -288,6 +287,8 @@ record(run *r, lane *l, const spool_job *job, conn_result *res, GError **err)
 	    !spool_profile_note(r->db, l->name, res->error, now, err))
 		return FALSE;
 	if (res->status == CONN_OK) {
+		if (job->kind == JOB_SAVE && l->prof != NULL && g_strcmp0(l->prof->type, "ledger") != 0)
+			keep_locally(r->db, job, now);
 		if (spool_ack(r->db, job, now, err))
 			r->st.done++;
 		else if (err != NULL && *err != NULL)
@@ -455,12 +456,18 @@ flush_run(crm_db *db, const crm_config *cfg, const flush_env *env,
 			hand_back(&r);
 		if (inflight(&r) == 0 && (handed == 0 || !ok || stopping))
 			break;
-		/* wait for an outcome, then take every one that is ready */
+		/* wait for an outcome, then take every one that is ready, all in
+		 * one transaction (one fsync for the lot) */
 		o = g_async_queue_timeout_pop(r.results, 200000);
-		while (o != NULL) {
-			if (!take_outcome(&r, o, ok ? err : NULL))
+		if (o != NULL) {
+			gboolean group = db_begin(db, NULL);
+			while (o != NULL) {
+				if (!take_outcome(&r, o, ok ? err : NULL))
+					ok = FALSE;
+				o = g_async_queue_try_pop(r.results);
+			}
+			if (group && !db_commit(db, ok ? err : NULL))
 				ok = FALSE;
-			o = g_async_queue_try_pop(r.results);
 		}
 	}
 	g_hash_table_unref(r.lanes);      /* stops the workers */

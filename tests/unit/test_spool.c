@@ -745,6 +745,7 @@ main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup_db, teardown_db)
 	const struct CMUnitTest tests[] = {
 		T(test_enqueue_batch),
+		T(test_nested_transactions),
 		T(test_migrate_fresh),
 		T(test_migrate_reopen),
 		T(test_migrate_newer_refused),

@@ -35,6 +35,7 @@ guint lease_count(crm_db *db, const spool_policy *pol, gint64 now, int max);
 /* test_spool_db.c */
 void test_migrate_fresh(void **state);
 void test_enqueue_batch(void **state);
+void test_nested_transactions(void **state);
 void test_migrate_reopen(void **state);
 void test_migrate_newer_refused(void **state);
 void test_open_not_a_database(void **state);

@@ -393,3 +393,37 @@ test_enqueue_batch(void **state)
 	assert_int_equal(query_int(f->db, "SELECT count(*) FROM jobs WHERE idem_key = 'b/3'"), 0);
 	assert_int_equal(query_int(f->db, "SELECT count(*) FROM jobs"), 3);
 }
+
+/* ------------------------------------------------------------ nesting */
+
+/* Nested db_begin: the inner rollback undoes only the inner writes, the
+ * outer commit keeps the rest; a nested commit leaves the transaction
+ * open until the outermost commits. */
+void
+test_nested_transactions(void **state)
+{
+	fixture *f = *state;
+
+	assert_true(db_exec(f->db, "CREATE TABLE t (v INTEGER)", NULL));
+	assert_true(db_begin(f->db, NULL));
+	assert_true(db_exec(f->db, "INSERT INTO t VALUES (1)", NULL));
+	assert_true(db_begin(f->db, NULL));
+	assert_true(db_exec(f->db, "INSERT INTO t VALUES (2)", NULL));
+	db_rollback(f->db);                      /* the inner part only */
+	assert_true(db_begin(f->db, NULL));
+	assert_true(db_exec(f->db, "INSERT INTO t VALUES (3)", NULL));
+	assert_true(db_commit(f->db, NULL));     /* RELEASE: still inside */
+	assert_false(sqlite3_get_autocommit(db_handle(f->db)));
+	assert_true(db_commit(f->db, NULL));
+	assert_true(sqlite3_get_autocommit(db_handle(f->db)));
+	assert_int_equal(query_int(f->db, "SELECT count(*) FROM t"), 2);
+	assert_int_equal(query_int(f->db, "SELECT sum(v) FROM t"), 4);
+	/* a rollback of the outermost undoes everything */
+	assert_true(db_begin(f->db, NULL));
+	assert_true(db_exec(f->db, "INSERT INTO t VALUES (5)", NULL));
+	assert_true(db_begin(f->db, NULL));
+	assert_true(db_commit(f->db, NULL));
+	db_rollback(f->db);
+	assert_true(sqlite3_get_autocommit(db_handle(f->db)));
+	assert_int_equal(query_int(f->db, "SELECT count(*) FROM t"), 2);
+}
