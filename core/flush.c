@@ -11,8 +11,11 @@
  * Retry-After pause). A lane holds at most workers x batch x 2 leased jobs,
  * so leases do not run out while jobs wait. Jobs go to a lane's queue;
  * outcomes come back on one queue. A 429/503 pauses only its profile: the
- * pause is stored (profile_state) so no flusher leases that profile's jobs
- * until it ends, and jobs already handed over are postponed, not tried.
+ * pause is stored (profile_state) by the worker that got it, at once, so
+ * no flusher (this one, or one started after this one was killed) leases
+ * that profile's jobs until it ends (stored in whole seconds, so one more
+ * than asked: never early), and jobs already handed over are postponed,
+ * not tried.
  * Whatever a CRM took is also kept in the local ledger (events, and
  * activities without their bodies), so reports and rollups work the same
  * for every connector. Outcomes that are ready together are recorded in
@@ -54,6 +57,7 @@ typedef struct outcome {
 } outcome;
 
 struct run {
+	pauseboard *board;         /* Retry-After pauses shared across flushers */
 	crm_db *db;
 	const crm_config *cfg;
 	const flush_env *env;
@@ -217,8 +221,15 @@ worker(gpointer data)
 			deliver(c, db, l, (spool_job **)o->jobs->pdata, o->jobs->len, o->res);
 			for (guint i = 0; i < o->jobs->len; i++)
 				if (o->res[i].status == CONN_RETRY && o->res[i].retry_after > 0 &&
-				    !o->res[i].no_attempt)
+				    !o->res[i].no_attempt) {
+					gint64 now = r->env->now(r->env->data);
 					limiter_pause(l->lim, o->res[i].retry_after);
+					/* stored at once: a flusher killed before it records
+					 * the outcome must not let its successor call early */
+					if (db != NULL)
+						(void)spool_profile_pause(db, l->name,
+						    now + o->res[i].retry_after + 1, now, NULL);
+				}
 		} else {
 			for (guint i = 0; i < o->jobs->len; i++)
 				o->res[i] = (conn_result){ CONN_RETRY, -1, g_strdup(broken), FALSE };
@@ -250,6 +261,7 @@ lane_for(run *r, const char *name)
 	if (l->prof != NULL) {
 		connector_limits(l->prof, &workers, &rate);
 		l->lim = limiter_new(rate);
+		limiter_attach_board(l->lim, r->board, l->name);
 		l->cap = workers * MAX(r->cfg->batch_size, 1) * 2;
 		for (int i = 0; i < workers; i++)
 			g_ptr_array_add(l->threads, g_thread_new("flush-worker", worker, l));
@@ -299,7 +311,7 @@ record(run *r, lane *l, const spool_job *job, conn_result *res, GError **err)
 		return TRUE;
 	}
 	if (res->status == CONN_RETRY && res->retry_after > 0 &&
-	    !spool_profile_pause(r->db, l->name, now + res->retry_after, now, err))
+	    !spool_profile_pause(r->db, l->name, now + res->retry_after + 1, now, err))
 		return FALSE;
 	if (res->no_attempt) {
 		if (!spool_postpone(r->db, job, now + MAX(res->retry_after, 1), res->error, err) &&
@@ -441,9 +453,17 @@ gboolean
 flush_run(crm_db *db, const crm_config *cfg, const flush_env *env,
     flush_stats *stats, GError **err)
 {
-	run r = { db, cfg, env, flush_policy(cfg), g_async_queue_new(),
-	    g_hash_table_new_full(g_str_hash, g_str_equal, NULL, lane_free), { 0, 0, 0, 0 } };
+	GError *e = NULL;
+	run r = { pauseboard_open(cfg->spool_path, &e), db, cfg, env, flush_policy(cfg),
+	    g_async_queue_new(), g_hash_table_new_full(g_str_hash, g_str_equal, NULL, lane_free),
+	    { 0, 0, 0, 0 } };
 	gboolean ok = TRUE, stopping = FALSE;
+
+	if (r.board == NULL) {
+		/* pauses then hold within this flusher and through the database */
+		log_msg(CRM_LOG_WARNING, NULL, "no shared pause board: %s", e->message);
+		g_clear_error(&e);
+	}
 
 	for (;;) {
 		int handed = 0;
@@ -472,6 +492,7 @@ flush_run(crm_db *db, const crm_config *cfg, const flush_env *env,
 	}
 	g_hash_table_unref(r.lanes);      /* stops the workers */
 	g_async_queue_unref(r.results);
+	pauseboard_close(r.board);
 	if (stats != NULL)
 		*stats = r.st;
 	return ok;

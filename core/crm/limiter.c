@@ -10,7 +10,29 @@ struct crm_limiter {
 	double tokens;        /* available now, at most max(rate, 1) */
 	gint64 refilled;      /* monotonic us of the last refill */
 	gint64 paused_until;  /* monotonic us; 0: not paused */
+	pauseboard *board;    /* borrowed, or NULL */
+	const char *name;     /* borrowed: the profile */
 };
+
+/* The pause the board holds, as monotonic us (0: none). */
+static gint64
+board_until(crm_limiter *l, gint64 mono_now)
+{
+	gint64 until = l->board != NULL ? pauseboard_until(l->board, l->name) : 0;
+	gint64 real_now = g_get_real_time();
+
+	return until > real_now ? mono_now + (until - real_now) : 0;
+}
+
+/* Share pauses through a board. */
+void
+limiter_attach_board(crm_limiter *l, pauseboard *board, const char *name)
+{
+	if (l == NULL)
+		return;
+	l->board = board;
+	l->name = name;
+}
 
 /* A limiter for rate requests per second. */
 crm_limiter *
@@ -61,7 +83,11 @@ limiter_wait(crm_limiter *l, gint64 max_wait_ms, int *paused_s)
 	for (;;) {
 		gint64 now = g_get_monotonic_time(), wait_us = 0;
 
+		gint64 shared = board_until(l, now);
+
 		g_mutex_lock(&l->lock);
+		if (shared > l->paused_until)
+			l->paused_until = shared;
 		if (l->paused_until > now) {
 			wait_us = l->paused_until - now;
 			if (now + wait_us > deadline) {
@@ -95,6 +121,9 @@ limiter_pause(crm_limiter *l, int seconds)
 
 	if (l == NULL || seconds <= 0)
 		return;
+	/* shared first: this is what a successor obeys if we die now */
+	if (l->board != NULL)
+		pauseboard_set(l->board, l->name, g_get_real_time() + (gint64)seconds * G_USEC_PER_SEC);
 	until = g_get_monotonic_time() + (gint64)seconds * G_USEC_PER_SEC;
 	g_mutex_lock(&l->lock);
 	if (until > l->paused_until)
@@ -110,7 +139,10 @@ limiter_paused_for(crm_limiter *l)
 
 	if (l == NULL)
 		return 0;
+	gint64 shared = board_until(l, now);
 	g_mutex_lock(&l->lock);
+	if (shared > l->paused_until)
+		l->paused_until = shared;
 	left = l->paused_until - now;
 	g_mutex_unlock(&l->lock);
 	return left > 0 ? (int)((left + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC) : 0;

@@ -12,13 +12,19 @@
  * Ownership: limiter_new returns a limiter freed with limiter_free
  * (NULL-safe, returns NULL); it is thread-safe.
  *
+ * A limiter attached to a pause board (pauseboard.h) also stores its
+ * pauses there at once and obeys the pauses other flushers of the spool
+ * stored: a Retry-After holds across processes and survives a SIGKILL.
+ *
  * Public: limiter_new, limiter_free, limiter_wait, limiter_pause,
- *         limiter_paused_for.
+ *         limiter_paused_for, limiter_attach_board.
  */
 #ifndef CRM_LIMITER_H
 #define CRM_LIMITER_H
 
 #include <glib.h>
+
+#include "pauseboard.h"
 
 typedef struct crm_limiter crm_limiter;
 
@@ -37,5 +43,8 @@ gboolean limiter_wait(crm_limiter *l, gint64 max_wait_ms, int *paused_s);
 void limiter_pause(crm_limiter *l, int seconds);
 /* Seconds the profile is still paused (0: not paused). */
 int limiter_paused_for(crm_limiter *l);
+/* Share pauses through board under the profile's name (both borrowed;
+ * board may be NULL). Call before the limiter is used by threads. */
+void limiter_attach_board(crm_limiter *l, pauseboard *board, const char *name);
 
 #endif
