@@ -1,16 +1,30 @@
 /*
  * html_links.c - find the links of one HTML buffer with myhtml's tokenizer
- * (token callbacks, tree building off) and judge each. See html_links.h.
+ * (token callbacks, tree building off) and judge each. See html_links.h;
+ * what replaces a link is written by html_links_out.c.
  *
  * A html_links_ctx holds one myhtml instance and one tree, cleaned before
  * each pass (the main pass, then one per Outlook conditional comment).
  * Making them costs only ~6 us, but a fresh tree allocates and faults in
  * its pools on every document: reusing one roughly doubles throughput on
  * a 40 KB message (82 -> 140+ MB/s of tokenizing here).
+ *
+ * Token processing is off too (MyHTML_TREE_PARSE_FLAGS_WITHOUT_PROCESS_TOKEN):
+ * myhtml still finds every token, tag id and raw position, but no longer
+ * decodes the text and attributes of each (that was half its time). The
+ * few we read (href, title and alt of links, text inside a link) are
+ * decoded on demand with the calls its parser worker makes (decode_raw),
+ * or read from the buffer when decoding cannot change them. That needs
+ * myhtml's own headers (myhtml.h, parser.h, token.h, tree.h: the token's
+ * type and raw range, the tree's encoding) instead of api.h alone.
+ * Attribute names are compared on their raw bytes (attr_is).
  */
 #include <string.h>
 #include <gio/gio.h>
-#include <myhtml/api.h>
+#include <myhtml/myhtml.h>
+#include <myhtml/parser.h>
+#include <myhtml/token.h>
+#include <myhtml/tree.h>
 
 #include "html_links.h"
 #include "url_norm.h"
@@ -34,12 +48,25 @@ struct html_links_ctx {
 	myhtml_tree_t *tree;
 };
 
-/* The filter with its URLs and domains in the form links are compared in. */
+G_STATIC_ASSERT(G_N_ELEMENTS(unsub_text) <= 33 && G_N_ELEMENTS(unsub_url) <= 33);
+
+/* The words of one list by their first and by their second byte, in
+ * either case (bit i: word i), so the unsubscribe test only compares
+ * where a word can start. */
+typedef struct word_index {
+	guint32 first[256];
+	guint32 second[256];
+} word_index;
+
+/* The filter with its URLs and domains in the form links are compared in,
+ * and the two word lists indexed. */
 typedef struct prepared {
 	GPtrArray *domains;
 	GPtrArray *skip;
 	char *tracker;
 	const char *charset;
+	word_index text_words;
+	word_index url_words;
 } prepared;
 
 /* State of one call, shared by its passes. */
@@ -64,23 +91,29 @@ typedef struct scan_state {
 /* One tokenizer pass over html[shift .. shift + len). */
 typedef struct pass {
 	scan_state *s;
+	myhtml_tree_t *tree;
 	const char *buf;
 	gsize len;
 	gsize shift;
 	gboolean mso;
 } pass;
 
-const char *
-html_links_verdict_name(html_verdict v)
-{
-	static const char *const names[] = {
-		"track", "scheme", "invalid", "notrack", "tracker", "list-unsubscribe",
-		"excluded", "unsubscribe-url", "unsubscribe-text"
-	};
-	return (guint)v < G_N_ELEMENTS(names) ? names[v] : "?";
-}
-
 /* ------------------------------------------------------------- filter */
+
+/* Index a word list (every word has two bytes or more). */
+static void
+index_words(word_index *ix, const char *const *words)
+{
+	guint i, k;
+
+	for (i = 0; words[i] != NULL; i++)
+		for (k = 0; k < 2; k++) {
+			guchar c = (guchar)words[i][k];
+			guint32 *t = k == 0 ? ix->first : ix->second;
+			t[c] |= 1u << i;
+			t[(guchar)g_ascii_toupper((gchar)c)] |= 1u << i;
+		}
+}
 
 /* Normalise the filter's lists once per call. */
 static void
@@ -90,6 +123,8 @@ prepare(prepared *pf, const html_filter *f)
 	gsize i;
 
 	memset(pf, 0, sizeof(*pf));
+	index_words(&pf->text_words, unsub_text);
+	index_words(&pf->url_words, unsub_url);
 	pf->domains = g_ptr_array_new_with_free_func(g_free);
 	pf->skip = g_ptr_array_new_with_free_func(g_free);
 	if (f == NULL)
@@ -152,32 +187,28 @@ lower(char c)
 }
 
 /* Does text[0..n) contain one of the (lower-case) words, in any case?
- * Non-ASCII text is casefolded first; ASCII is compared as it is. */
+ * ix: the words indexed (see word_index). Non-ASCII text is casefolded
+ * first; ASCII is compared as it is. */
 static gboolean
-says_unsubscribe(const char *text, gsize n, const char *const *words)
+says_unsubscribe(const char *text, gsize n, const char *const *words, const word_index *ix)
 {
-	guint8 first[256] = { 0 };
 	char *folded = NULL;
 	gboolean hit = FALSE;
-	gsize i, k;
+	guchar high = 0;
+	gsize k;
 
-	for (k = 0; k < n && (guchar)text[k] < 0x80; k++)
-		;
-	if (k < n && g_utf8_validate(text, n, NULL)) {
+	for (k = 0; k < n; k++)
+		high |= (guchar)text[k];
+	if (high >= 0x80 && g_utf8_validate(text, n, NULL)) {
 		text = folded = g_utf8_casefold(text, n);
 		n = strlen(folded);
 	}
-	for (i = 0; words[i] != NULL; i++)
-		first[(guchar)words[i][0]] = 1;
-	for (k = 0; !hit && k < n; k++) {
-		guchar c = lower(text[k]);
-		if (!first[c])
-			continue;
-		for (i = 0; !hit && words[i] != NULL; i++) {
-			const char *w = words[i];
+	for (k = 0; !hit && k + 1 < n; k++) {
+		guint32 m = ix->first[(guchar)text[k]] & ix->second[(guchar)text[k + 1]];
+		while (!hit && m != 0) {
+			const char *w = words[__builtin_ctz(m)];
 			gsize j;
-			if ((guchar)w[0] != c)
-				continue;
+			m &= m - 1;
 			for (j = 1; w[j] != '\0' && k + j < n && lower(text[k + j]) == (guchar)w[j]; j++)
 				;
 			hit = w[j] == '\0';
@@ -204,14 +235,94 @@ judge(const prepared *pf, const html_link *l, gboolean notrack, const GString *t
 			return HTML_SKIP_LIST_UNSUBSCRIBE;
 	if (host_excluded(pf, l->target))
 		return HTML_SKIP_EXCLUDED;
-	if (says_unsubscribe(l->target, strlen(l->target), unsub_url))
+	if (says_unsubscribe(l->target, strlen(l->target), unsub_url, &pf->url_words))
 		return HTML_SKIP_UNSUBSCRIBE_URL;
-	if (text->len > 0 && says_unsubscribe(text->str, text->len, unsub_text))
+	if (text->len > 0 && says_unsubscribe(text->str, text->len, unsub_text, &pf->text_words))
 		return HTML_SKIP_UNSUBSCRIBE_TEXT;
 	return HTML_TRACK;
 }
 
 /* ------------------------------------------------------------- tokens */
+
+/* The tokenizer runs with token processing off (see run_pass): it still
+ * finds tokens, tags and raw positions, but leaves text and attribute
+ * values undecoded. The few we read are decoded here with the calls
+ * myhtml's parser worker makes when processing is on (its
+ * myhtml_parser_worker), so they come out the same. */
+
+/* Decode raw bytes [begin, begin + length) of the pass's buffer into str
+ * (new, in the tree's memory: mycore_string_destroy it). kind: 'a' an
+ * attribute value, 'd' text in the data state, 'r' RCDATA or CDATA, 't'
+ * other text (no character references). */
+static void
+decode_raw(myhtml_tree_t *tree, size_t begin, size_t length, char kind, mycore_string_t *str)
+{
+	myhtml_data_process_entry_t pe;
+
+	mycore_string_init(myhtml_tree_get_mchar(tree), myhtml_tree_get_mchar_node_id(tree), str, length + 1);
+	myhtml_data_process_entry_clean(&pe);
+	pe.encoding = tree->encoding;
+	pe.is_attributes = kind == 'a';
+	pe.emit_null_char = kind == 'd';
+	if (kind == 't')
+		myhtml_parser_token_data_to_string(tree, str, &pe, begin, length);
+	else
+		myhtml_parser_token_data_to_string_charef(tree, str, &pe, begin, length);
+}
+
+/* A token's element range and closing flags, read as myhtml's accessors
+ * do (they run for every token: no call for each). */
+#define tok_element(t) ((myhtml_position_t){ (t)->element_begin, (t)->element_length })
+#define tok_is_close(t) (((t)->type & MyHTML_TOKEN_TYPE_CLOSE) != 0)
+#define tok_is_close_self(t) (((t)->type & MyHTML_TOKEN_TYPE_CLOSE_SELF) != 0)
+
+/* Does decoding leave raw[0..n) as it is? Only character references
+ * ('&') and the input stream's CR and NUL handling change bytes. */
+static inline gboolean
+plain_raw(const char *raw, gsize n)
+{
+	gsize i;
+
+	for (i = 0; i < n; i++)
+		if (raw[i] == '&' || raw[i] == '\r' || raw[i] == '\0')
+			return FALSE;
+	return TRUE;
+}
+
+/* An attribute value whose only references are "&amp;" (query strings
+ * as every mail tool writes them) decodes to itself with each one read
+ * as '&': a reference ending in ';' is taken whole, whatever follows.
+ * The decoded value (new), or NULL when the value has anything else. */
+static char *
+amp_only_value(const char *raw, gsize n)
+{
+	const char *p = raw, *end = raw + n, *amp;
+	char *v, *o;
+	gsize i;
+
+	for (i = 0; i < n; i++)
+		if (G_UNLIKELY(raw[i] == '&' || raw[i] == '\r' || raw[i] == '\0') &&
+		    (raw[i] != '&' || n - i < 5 || memcmp(raw + i + 1, "amp;", 4) != 0))
+			return NULL;
+	v = o = g_malloc(n + 1);
+	for (; (amp = memchr(p, '&', end - p)) != NULL; p = amp + 5) {
+		memcpy(o, p, amp + 1 - p);       /* up to the '&', then past "amp;" */
+		o += amp + 1 - p;
+	}
+	memcpy(o, p, end - p);
+	o[end - p] = '\0';
+	return v;
+}
+
+/* Is the attribute's name (lower-cased by the tokenizer) key[0..n)? Read
+ * from its raw bytes: a name matching an ASCII key only changes case. */
+static gboolean
+attr_is(const pass *p, myhtml_tree_attr_t *a, const char *key, gsize n)
+{
+	myhtml_position_t kp = myhtml_attribute_key_raw_position(a);
+
+	return kp.length == n && kp.begin + n <= p->len && g_ascii_strncasecmp(p->buf + kp.begin, key, n) == 0;
+}
 
 /* Keep some link text (bounded). */
 static void
@@ -221,6 +332,35 @@ text_add(scan_state *s, const char *t, gsize n)
 		return;
 	g_string_append_len(s->text, t, MIN(n, LINK_TEXT_MAX - s->text->len));
 	g_string_append_c(s->text, ' ');
+}
+
+/* Keep raw bytes [begin, begin + n) as link text, decoded as kind (see
+ * decode_raw). */
+static void
+text_add_raw(pass *p, gsize begin, gsize n, char kind)
+{
+	mycore_string_t str;
+
+	if (p->s->text->len >= LINK_TEXT_MAX)
+		return;
+	if (begin + n <= p->len && plain_raw(p->buf + begin, n)) {
+		text_add(p->s, p->buf + begin, n);
+		return;
+	}
+	decode_raw(p->tree, begin, n, kind, &str);
+	text_add(p->s, str.data, str.length);
+	mycore_string_destroy(&str, false);
+}
+
+/* Keep an attribute's value as link text (title, alt); an empty value
+ * has no string, so none. */
+static void
+text_add_attr(pass *p, myhtml_tree_attr_t *a)
+{
+	myhtml_position_t vp = myhtml_attribute_value_raw_position(a);
+
+	if (vp.length > 0)
+		text_add_raw(p, vp.begin, vp.length, 'a');
 }
 
 /* The open link is complete: judge it. */
@@ -243,30 +383,26 @@ start_link(pass *p, myhtml_token_node_t *tok, myhtml_tag_id_t id, const char *na
 {
 	scan_state *s = p->s;
 	myhtml_tree_attr_t *a, *href = NULL;
-	myhtml_position_t vp, ep = myhtml_token_node_element_position(tok);
+	myhtml_position_t vp, ep = tok_element(tok);
 	html_link l;
 	gboolean notrack = FALSE, valid;
-	const char *v;
-	gsize vl, kl;
+	mycore_string_t str;
+	gsize vl;
 
 	if (ep.length == 0 || ep.begin + ep.length > p->len || p->buf[ep.begin + ep.length - 1] != '>')
 		return;                          /* cut off by the end: no element */
 	finish_link(s);
 	for (a = myhtml_token_node_attribute_first(tok); a != NULL; a = myhtml_attribute_next(a)) {
-		const char *k = myhtml_attribute_key(a, &kl);
-		if (k == NULL)
-			continue;
-		if (kl == 4 && memcmp(k, "href", 4) == 0 && href == NULL)
+		if (href == NULL && attr_is(p, a, "href", 4))
 			href = a;
-		else if (kl == 16 && memcmp(k, "data-crm-notrack", 16) == 0)
+		else if (attr_is(p, a, "data-crm-notrack", 16))
 			notrack = TRUE;
-		else if ((kl == 5 && memcmp(k, "title", 5) == 0) || (kl == 3 && memcmp(k, "alt", 3) == 0))
-			if ((v = myhtml_attribute_value(a, &vl)) != NULL)
-				text_add(s, v, vl);
+		else if (attr_is(p, a, "title", 5) || attr_is(p, a, "alt", 3))
+			text_add_attr(p, a);
 	}
 	vp = href != NULL ? myhtml_attribute_value_raw_position(href) : (myhtml_position_t){ 0, 0 };
-	v = href != NULL ? myhtml_attribute_value(href, &vl) : NULL;
-	if (v == NULL || vp.length == 0 || vp.begin == 0 || vp.begin + vp.length > p->len) {
+	/* an empty value has no string: not a link */
+	if (vp.length == 0 || vp.begin == 0 || vp.begin + vp.length > p->len) {
 		g_string_truncate(s->text, 0);
 		return;
 	}
@@ -287,7 +423,14 @@ start_link(pass *p, myhtml_token_node_t *tok, myhtml_tag_id_t id, const char *na
 			l.vend++;
 	}
 	l.tag = g_strndup(name, nl);
-	l.url = g_strndup(v, vl);
+	if ((l.url = amp_only_value(p->buf + vp.begin, vp.length)) != NULL)
+		vl = strlen(l.url);
+	else {
+		decode_raw(p->tree, vp.begin, vp.length, 'a', &str);
+		vl = str.length;
+		l.url = g_strndup(str.data, vl);
+		mycore_string_destroy(&str, false);
+	}
 	l.vml = g_str_has_prefix(name, "v:");
 	l.mso = p->mso;
 	if (s->patched && memmem(p->buf + vp.begin, vp.length, "<!_CDATA[", 9) != NULL)
@@ -333,7 +476,7 @@ comment(pass *p, myhtml_token_node_t *tok)
 static gboolean
 clean_end(const pass *p, myhtml_token_node_t *tok, myhtml_tag_id_t id, scan_state *s)
 {
-	myhtml_position_t ep = myhtml_token_node_element_position(tok);
+	myhtml_position_t ep = tok_element(tok);
 	const char *b = p->buf + ep.begin;
 	gsize n = ep.length;
 
@@ -351,7 +494,7 @@ clean_end(const pass *p, myhtml_token_node_t *tok, myhtml_tag_id_t id, scan_stat
 	case MyHTML_TAG_SCRIPT: case MyHTML_TAG_STYLE: case MyHTML_TAG_TITLE: case MyHTML_TAG_TEXTAREA:
 	case MyHTML_TAG_XMP: case MyHTML_TAG_IFRAME: case MyHTML_TAG_NOEMBED: case MyHTML_TAG_NOFRAMES:
 	case MyHTML_TAG_PLAINTEXT:
-		s->raw_open = !myhtml_token_node_is_close(tok) && !myhtml_token_node_is_close_self(tok);
+		s->raw_open = !tok_is_close(tok) && !tok_is_close_self(tok);
 		return n > 0 && b[n - 1] == '>' && !s->raw_open;
 	default:
 		return n > 0 && b[n - 1] == '>' && !s->raw_open;
@@ -364,9 +507,9 @@ on_token(myhtml_tree_t *tree, myhtml_token_node_t *tok, void *ctx)
 {
 	pass *p = ctx;
 	scan_state *s = p->s;
-	myhtml_tag_id_t id = myhtml_token_node_tag_id(tok);
-	const char *name = NULL, *t;
-	gsize nl = 0, tl;
+	myhtml_tag_id_t id = tok->tag_id;
+	const char *name = NULL;
+	gsize nl = 0;
 
 	if (s->error != NULL)
 		return ctx;
@@ -374,8 +517,9 @@ on_token(myhtml_tree_t *tree, myhtml_token_node_t *tok, void *ctx)
 		s->tail_ok = clean_end(p, tok, id, s);
 	switch (id) {
 	case MyHTML_TAG__TEXT:
-		if (s->open >= 0 && (t = myhtml_token_node_text(tok, &tl)) != NULL)
-			text_add(s, t, tl);
+		if (s->open >= 0)
+			text_add_raw(p, tok->raw_begin, tok->raw_length, tok->type & MyHTML_TOKEN_TYPE_DATA ? 'd' :
+			    tok->type & (MyHTML_TOKEN_TYPE_RCDATA | MyHTML_TOKEN_TYPE_CDATA) ? 'r' : 't');
 		return ctx;
 	case MyHTML_TAG__COMMENT:
 		if (!p->mso)
@@ -388,9 +532,9 @@ on_token(myhtml_tree_t *tree, myhtml_token_node_t *tok, void *ctx)
 	default:
 		break;
 	}
-	if (myhtml_token_node_is_close(tok)) {
+	if (tok_is_close(tok)) {
 		if (id == MyHTML_TAG_BODY && !p->mso)
-			s->body_end = myhtml_token_node_element_position(tok).begin + p->shift;
+			s->body_end = tok_element(tok).begin + p->shift;
 		if (s->open >= 0 && id == s->open_id)
 			finish_link(s);
 		return ctx;
@@ -406,14 +550,27 @@ on_token(myhtml_tree_t *tree, myhtml_token_node_t *tok, void *ctx)
 		start_link(p, tok, id, name, nl, FALSE);
 	else if (id == MyHTML_TAG_IMG && s->open >= 0) {
 		myhtml_tree_attr_t *a = myhtml_token_node_attribute_first(tok);
-		for (; a != NULL; a = myhtml_attribute_next(a)) {
-			const char *k = myhtml_attribute_key(a, &nl);
-			if (k != NULL && nl == 3 && memcmp(k, "alt", 3) == 0 &&
-			    (t = myhtml_attribute_value(a, &tl)) != NULL)
-				text_add(s, t, tl);
-		}
+		for (; a != NULL; a = myhtml_attribute_next(a))
+			if (attr_is(p, a, "alt", 3))
+				text_add_attr(p, a);
 	}
 	return ctx;
+}
+
+/* memmem(h, n, nd, nl), faster on HTML: memchr for nd[r], a byte that
+ * is rare in markup, then a compare around it. */
+static const char *
+find_rare(const char *h, gsize n, const char *nd, gsize nl, gsize r)
+{
+	const char *p = h + r, *end;
+
+	if (n < nl)
+		return NULL;
+	end = h + n - (nl - r - 1);      /* past the last place nd[r] can be */
+	for (; p < end && (p = memchr(p, nd[r], end - p)) != NULL; p++)
+		if (memcmp(p - r, nd, nl) == 0)
+			return p - r;
+	return NULL;
 }
 
 /* myhtml (0.0~git20210803) with tree building off dereferences NULL at
@@ -424,7 +581,7 @@ on_token(myhtml_tree_t *tree, myhtml_token_node_t *tok, void *ctx)
 static const char *
 defuse_cdata(const char *html, gsize len, char **copy)
 {
-	const char *hit = memmem(html, len, "<![CDATA[", 9);
+	const char *hit = find_rare(html, len, "<![CDATA[", 9, 2);
 	char *c, *p;
 
 	*copy = NULL;
@@ -433,7 +590,7 @@ defuse_cdata(const char *html, gsize len, char **copy)
 	c = *copy = g_malloc(len + 1);
 	memcpy(c, html, len);
 	c[len] = '\0';
-	for (p = c + (hit - html); p != NULL; p = memmem(p + 9, len - (p + 9 - c), "<![CDATA[", 9))
+	for (p = c + (hit - html); p != NULL; p = (char *)find_rare(p + 9, len - (p + 9 - c), "<![CDATA[", 9, 2))
 		p[2] = '_';
 	return c;
 }
@@ -445,7 +602,10 @@ run_pass(myhtml_tree_t *tree, pass *p)
 	mystatus_t st;
 
 	myhtml_tree_clean(tree);
-	myhtml_tree_parse_flags_set(tree, MyHTML_TREE_PARSE_FLAGS_WITHOUT_BUILD_TREE);
+	/* no tree, and no decoding of every token's text and attributes:
+	 * only the few we read are decoded (decode_raw), which more than
+	 * doubles the tokenizer's speed */
+	myhtml_tree_parse_flags_set(tree, MyHTML_TREE_PARSE_FLAGS_WITHOUT_PROCESS_TOKEN);
 	myhtml_callback_after_token_done_set(tree, on_token, p);
 	st = myhtml_parse(tree, MyENCODING_UTF_8, p->buf, p->len);
 	finish_link(p->s);
@@ -516,7 +676,7 @@ html_links_scan(html_links_ctx *ctx, const char *html, gsize len, const html_fil
 	pass p;
 	guint i;
 
-	out->links = g_array_new(FALSE, TRUE, sizeof(html_link));
+	out->links = g_array_sized_new(FALSE, TRUE, sizeof(html_link), MIN(len / 512, 1024) + 16);
 	g_array_set_clear_func(out->links, link_clear);
 	out->pixel_at = -1;
 	prepare(&pf, filter);
@@ -537,12 +697,12 @@ html_links_scan(html_links_ctx *ctx, const char *html, gsize len, const html_fil
 		goto done;
 	}
 	tree = ctx->tree;
-	p = (pass){ &s, html, len, 0, FALSE };
+	p = (pass){ &s, tree, html, len, 0, FALSE };
 	if (len > 0 && !run_pass(tree, &p))
 		goto done;
 	for (i = 0; i + 1 < s.comments->len; i += 2) {
 		gsize at = g_array_index(s.comments, gsize, i);
-		p = (pass){ &s, html + at, g_array_index(s.comments, gsize, i + 1), at, TRUE };
+		p = (pass){ &s, tree, html + at, g_array_index(s.comments, gsize, i + 1), at, TRUE };
 		if (!run_pass(tree, &p))
 			goto done;
 	}
@@ -575,63 +735,4 @@ html_links_clear(html_scan *s)
 		g_array_unref(s->links);
 	s->links = NULL;
 	s->pixel_at = -1;
-}
-
-/* ------------------------------------------------------------- output */
-
-/* url escaped for an attribute quoted with q ('\0': double quotes); runs
- * with nothing to escape are copied at once. */
-static void
-escape_append(GString *out, const char *url, char q)
-{
-	const char *p, *run = url;
-
-	for (p = url; *p != '\0'; p++) {
-		const char *esc = *p == '&' ? "&amp;" : *p == '"' && q != '\'' ? "&quot;" :
-		    *p == '\'' && q == '\'' ? "&#39;" : NULL;
-		if (esc == NULL)
-			continue;
-		g_string_append_len(out, run, p - run);
-		g_string_append(out, esc);
-		run = p + 1;
-	}
-	g_string_append_len(out, run, p - run);
-}
-
-/* The replacement for [start, end) of l. */
-char *
-html_links_attr_value(const html_link *l, const char *url)
-{
-	GString *out = g_string_sized_new(strlen(url) + 8);
-
-	if (l->quote == '\0')
-		g_string_append_c(out, '"');
-	escape_append(out, url, l->quote);
-	if (l->quote == '\0')
-		g_string_append_c(out, '"');
-	return g_string_free(out, FALSE);
-}
-
-/* The replacement for [vstart, vend): double-quoted. */
-char *
-html_links_attr_quoted(const char *url)
-{
-	GString *out = g_string_sized_new(strlen(url) + 8);
-
-	g_string_append_c(out, '"');
-	escape_append(out, url, '"');
-	g_string_append_c(out, '"');
-	return g_string_free(out, FALSE);
-}
-
-/* The open pixel: a 1x1 image that takes no room. */
-char *
-html_links_pixel(const char *url)
-{
-	GString *out = g_string_new("<img src=\"");
-
-	escape_append(out, url, '"');
-	g_string_append(out, "\" width=\"1\" height=\"1\" alt=\"\" border=\"0\" "
-	    "style=\"display:block;width:1px;height:1px;border:0;margin:0;padding:0\">");
-	return g_string_free(out, FALSE);
 }

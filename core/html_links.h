@@ -41,8 +41,9 @@
  * (g_free). Nothing is global.
  *
  * Public: html_links_ctx_new, html_links_ctx_free, html_links_scan,
- *         html_links_clear, html_links_attr_value,
- *         html_links_attr_quoted, html_links_pixel, html_links_verdict_name.
+ *         html_links_clear (html_links.c); html_links_attr_value,
+ *         html_links_attr_quoted, html_links_pixel, html_links_verdict_name
+ *         (html_links_out.c).
  */
 #ifndef CRM_HTML_LINKS_H
 #define CRM_HTML_LINKS_H

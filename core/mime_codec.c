@@ -1,6 +1,10 @@
 /*
  * mime_codec.c - line-aware charset and transfer-encoding helpers for
  * in-place edits. See mime_codec.h.
+ *
+ * Quoted-printable is GMime's encoder and decoder (never our own); this
+ * only cuts the content into hard lines and reuses one scratch buffer for
+ * the encoder's output.
  */
 #include <errno.h>
 #include <string.h>
@@ -49,6 +53,16 @@ mime_codec_charset_line_safe(const char *charset)
 	return !bad;
 }
 
+/* GMime's quoted-printable decoding from state 0 (see mime_codec.h). */
+gsize
+mime_codec_qp_decode(const guint8 *in, gsize n, guint8 *out, int *state)
+{
+	guint32 save = 0;
+
+	*state = 0;
+	return g_mime_encoding_quoted_decode_step(in, n, out, state, &save);
+}
+
 /* End of the quoted-printable hard line that starts at p. */
 gsize
 mime_codec_qp_line_end(const char *c, gsize n, gsize p)
@@ -69,35 +83,39 @@ mime_codec_qp_line_end(const char *c, gsize n, gsize p)
 void
 mime_codec_qp_encode(const char *d, gsize n, const char *eol, GByteArray *out)
 {
+	GByteArray *scratch = g_byte_array_new();
 	gsize p = 0;
 
 	while (p < n) {
 		const char *nl = memchr(d + p, '\n', n - p);
-		gsize e = nl != NULL ? (gsize)(nl - d) : n, t = e, k, len;
+		gsize e = nl != NULL ? (gsize)(nl - d) : n, t = e, k, len, lel;
 		const char *le = eol;
-		guchar *buf;
+		const guchar *buf;
 		int state = -1;
 		guint32 save = 0;
 
 		if (nl != NULL)
 			le = t > p && d[t - 1] == '\r' ? (t--, "\r\n") : "\n";
-		buf = g_malloc(GMIME_QP_ENCODE_LEN(t - p) + 8);
-		len = g_mime_encoding_quoted_encode_close((const guchar *)d + p, t - p, buf, &state, &save);
+		lel = strlen(le);
+		g_byte_array_set_size(scratch, (guint)(GMIME_QP_ENCODE_LEN(t - p) + 8));
+		len = g_mime_encoding_quoted_encode_close((const guchar *)d + p, t - p, scratch->data,
+		    &state, &save);
+		buf = scratch->data;
 		if (len >= 2 && buf[len - 2] == '=' && buf[len - 1] == '\n')
 			len -= 2;                /* the soft break GMime adds after a final "=20" */
 		for (k = 0; k < len; ) {         /* GMime's soft breaks are "=\n" */
 			const guchar *lf = memchr(buf + k, '\n', len - k);
 			gsize m = lf != NULL ? (gsize)(lf - buf) : len;
-			g_byte_array_append(out, buf + k, m - k);
+			g_byte_array_append(out, buf + k, (guint)(m - k));
 			if (lf != NULL)
-				g_byte_array_append(out, (const guint8 *)le, strlen(le));
+				g_byte_array_append(out, (const guint8 *)le, (guint)lel);
 			k = m + 1;
 		}
-		g_free(buf);
 		if (nl != NULL)
-			g_byte_array_append(out, (const guint8 *)le, strlen(le));
+			g_byte_array_append(out, (const guint8 *)le, (guint)lel);
 		p = nl != NULL ? e + 1 : n;
 	}
+	g_byte_array_unref(scratch);
 }
 
 /* Does enc decode to exactly d? */

@@ -2,14 +2,14 @@
  * mime_codec.h - byte-level helpers for editing a MIME part in place
  * (used by rewrite.c): charset conversion that can be done line by line,
  * quoted-printable by hard lines, base64 in the layout a part already had.
- * The encoding itself is GMime's and GLib's; these only decide where lines
- * start and end, so unchanged lines can keep their bytes.
+ * The encodings themselves are GMime's and GLib's; these only decide where
+ * lines start and end, so unchanged lines can keep their bytes.
  *
  * Ownership: callers own every buffer; output is appended to theirs.
  *
  * Public: mime_codec_iconv, mime_codec_charset_line_safe,
- *         mime_codec_qp_line_end, mime_codec_qp_encode, mime_codec_qp_check,
- *         mime_codec_base64_encode, mime_codec_longest_line.
+ *         mime_codec_qp_line_end, mime_codec_qp_decode, mime_codec_qp_encode,
+ *         mime_codec_qp_check, mime_codec_base64_encode, mime_codec_longest_line.
  */
 #ifndef CRM_MIME_CODEC_H
 #define CRM_MIME_CODEC_H
@@ -27,6 +27,11 @@ gboolean mime_codec_charset_line_safe(const char *charset);
 /* Quoted-printable content c[0..n): where the hard line starting at p ends
  * (after its line end; a line ending in '=' continues on the next one). */
 gsize mime_codec_qp_line_end(const char *c, gsize n, gsize p);
+/* Quoted-printable decoding of in[0..n) into out (n bytes are enough),
+ * with GMime's g_mime_encoding_quoted_decode_step from state 0;
+ * *state is where it ends (0, or 1 and 2 inside an escape). Returns the
+ * bytes written. */
+gsize mime_codec_qp_decode(const guint8 *in, gsize n, guint8 *out, int *state);
 /* Encode d[0..n) as quoted-printable with GMime's encoder, hard line by
  * hard line, soft breaks taking each line's own line end (eol for a last
  * line without one). Appends to out. */

@@ -49,8 +49,17 @@ typedef struct part_job {
 	gsize ulen;
 	GArray *units;
 	const char *eol;
-	GByteArray *out;         /* the new content, when changed */
+	gboolean changed;        /* the part has new content, outlen bytes: */
+	gsize outlen;
+	GByteArray *gbuf;        /* identity and QP: the new bytes of the changed groups, */
+	GArray *spans;           /* ... and for each a group_span */
+	GByteArray *out;         /* base64: the whole new content */
 } part_job;
+
+typedef struct group_span {
+	guint a, b;              /* first and last unit replaced */
+	gsize at, len;           /* the new bytes: gbuf[at, at + len) */
+} group_span;
 
 typedef struct rw {
 	const guint8 *raw;
@@ -61,6 +70,7 @@ typedef struct rw {
 	guint next_link;
 	rewrite_stats st;
 	GString *notes;          /* parts and groups left alone, for the reason */
+	GString *line;           /* apply's buffer, reused group after group */
 	char *refuse;
 } rw;
 
@@ -131,7 +141,9 @@ find_html(GMimeObject *parent, GMimeObject *part, gpointer data)
 	j->enc = g_mime_part_get_content_encoding(GMIME_PART(part));
 	j->charset = g_mime_object_get_content_type_parameter(part, "charset");
 	j->to_cs = (iconv_t)-1;
-	j->units = g_array_new(FALSE, FALSE, sizeof(unit));
+	/* about one unit per 64 bytes of content: grown once or never */
+	j->units = g_array_sized_new(FALSE, FALSE, sizeof(unit),
+	    j->end > j->off ? MIN(j->end - j->off, 4 << 20) / 64 + 16 : 16);
 	g_ptr_array_add(r->jobs, j);
 }
 
@@ -142,6 +154,8 @@ job_free(gpointer data)
 
 	g_clear_pointer(&j->dec, g_byte_array_unref);
 	g_clear_pointer(&j->out, g_byte_array_unref);
+	g_clear_pointer(&j->gbuf, g_byte_array_unref);
+	g_clear_pointer(&j->spans, g_array_unref);
 	if (j->u8 != NULL)
 		g_string_free(j->u8, TRUE);
 	if (j->to_cs != (iconv_t)-1)
@@ -171,6 +185,22 @@ list_unsubscribe(rw *r, GMimeMessage *msg)
 
 /* ------------------------------------------------------------- decoding */
 
+/* memmem(h, n, nd, nl), faster on HTML: memchr for nd[r], a byte that
+ * is rare in markup, then a compare around it. */
+static const char *
+find_rare(const char *h, gsize n, const char *nd, gsize nl, gsize r)
+{
+	const char *p = h + r, *end;
+
+	if (n < nl)
+		return NULL;
+	end = h + n - (nl - r - 1);      /* past the last place nd[r] can be */
+	for (; p < end && (p = memchr(p, nd[r], end - p)) != NULL; p++)
+		if (memcmp(p - r, nd, nl) == 0)
+			return p - r;
+	return NULL;
+}
+
 /* One unit per line of the decoded bytes (for identity encodings the
  * encoded range is the same; base64 does not use it). */
 static void
@@ -192,27 +222,28 @@ add_line_units(part_job *j)
 static gboolean
 decode_qp(part_job *j)
 {
-	gsize p = 0;
+	gsize p = 0, have = 0;
 	int state = 0;
-	guint32 save = 0;
 
 	j->dec = g_byte_array_sized_new(j->clen);
+	g_byte_array_set_size(j->dec, j->clen);    /* decoding never grows */
 	while (p < j->clen) {
-		gsize q = mime_codec_qp_line_end(j->c, j->clen, p), have = j->dec->len;
+		gsize q = mime_codec_qp_line_end(j->c, j->clen, p);
 		unit u = { 0 };
 
-		g_byte_array_set_size(j->dec, have + (q - p));
-		g_byte_array_set_size(j->dec, have + g_mime_encoding_quoted_decode_step(
-		    (const guchar *)j->c + p, q - p, j->dec->data + have, &state, &save));
-		if (state != 0)
+		u.d0 = have;
+		have += mime_codec_qp_decode((const guint8 *)j->c + p, q - p, j->dec->data + have, &state);
+		if (state != 0) {
+			g_byte_array_set_size(j->dec, have);
 			return FALSE;
+		}
 		u.e0 = p;
 		u.e1 = q;
-		u.d0 = have;
-		u.d1 = j->dec->len;
+		u.d1 = have;
 		g_array_append_val(j->units, u);
 		p = q;
 	}
+	g_byte_array_set_size(j->dec, have);
 	j->d = (const char *)j->dec->data;
 	j->dlen = j->dec->len;
 	return TRUE;
@@ -268,7 +299,7 @@ decode_part(rw *r, part_job *j, guint n)
 		note(r, "HTML part %u: %" G_GSIZE_FORMAT " bytes, over max_html_size", n, j->dlen);
 		return FALSE;
 	}
-	if (memmem(j->d, j->dlen, "-----BEGIN PGP", 14) != NULL) {
+	if (find_rare(j->d, j->dlen, "-----BEGIN PGP", 14, 6) != NULL) {
 		r->refuse = g_strdup("inline PGP in the HTML: never modified");
 		return FALSE;
 	}
@@ -332,14 +363,15 @@ unit_at(const part_job *j, gsize at)
 	return lo;
 }
 
-/* The UTF-8 text of units [a, b] with edits [ei, ej) applied. */
+/* The UTF-8 text of units [a, b] with edits [ei, ej) applied, in s. */
 static GString *
-apply(const part_job *j, guint a, guint b, const edit *ed, guint ei, guint ej, gboolean own_line)
+apply(const part_job *j, guint a, guint b, const edit *ed, guint ei, guint ej, gboolean own_line,
+    GString *s)
 {
 	gsize pos = g_array_index(j->units, unit, a).u0, end = g_array_index(j->units, unit, b).u1;
-	GString *s = g_string_sized_new(end - pos + 1024);
 	guint i;
 
+	g_string_truncate(s, 0);
 	for (i = ei; i < ej; i++) {
 		gsize es = own_line ? ed[i].bs : ed[i].s, ee = own_line ? ed[i].be : ed[i].e;
 		g_string_append_len(s, j->u + pos, es - pos);
@@ -356,18 +388,19 @@ apply(const part_job *j, guint a, guint b, const edit *ed, guint ei, guint ej, g
 	return s;
 }
 
-/* Make one group's new encoded (or, base64, decoded) bytes; NULL when the
- * group is to be left alone. */
-static GByteArray *
-group_bytes(rw *r, part_job *j, guint a, guint b, const edit *ed, guint ei, guint ej, guint n)
+/* Append one group's new encoded (or, base64, decoded) bytes to gbuf;
+ * FALSE, gbuf as it was, when the group is to be left alone. */
+static gboolean
+group_bytes(rw *r, part_job *j, guint a, guint b, const edit *ed, guint ei, guint ej, guint n,
+    GByteArray *gbuf)
 {
 	const unit *ua = &g_array_index(j->units, unit, a), *ub = &g_array_index(j->units, unit, b);
 	gboolean own_line = FALSE, identity = j->enc != GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE &&
 	    j->enc != GMIME_CONTENT_ENCODING_BASE64;
-	GByteArray *out = NULL;
+	gsize start = gbuf->len;
 
 	for (;;) {
-		GString *u8 = apply(j, a, b, ed, ei, ej, own_line), *d = u8;
+		GString *u8 = apply(j, a, b, ed, ei, ej, own_line, r->line), *d = u8;
 		gboolean fits, encoded = TRUE;
 
 		if (j->u8 != NULL) {             /* back to the charset, exactly */
@@ -379,29 +412,27 @@ group_bytes(rw *r, part_job *j, guint a, guint b, const edit *ed, guint ei, guin
 				note(r, "HTML part %u: a changed line does not convert back to %s exactly", n, j->charset);
 				g_string_free(old, TRUE);
 				g_string_free(d, TRUE);
-				g_string_free(u8, TRUE);
-				return NULL;
+				return FALSE;
 			}
 			g_string_free(old, TRUE);
-			g_string_free(u8, TRUE);
 		}
-		out = g_byte_array_new();
-		if (j->enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE) {
-			mime_codec_qp_encode(d->str, d->len, j->eol, out);
-			encoded = mime_codec_qp_check(out->data, out->len, d->str, d->len);
-		} else
-			g_byte_array_append(out, (const guint8 *)d->str, d->len);
 		fits = !identity || j->enc == GMIME_CONTENT_ENCODING_BINARY ||
 		    mime_codec_longest_line(d->str, d->len) <=
 		    MAX(SMTP_LINE_MAX, mime_codec_longest_line(j->d + ua->d0, ub->d1 - ua->d0));
-		g_string_free(d, TRUE);
+		if (j->enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE) {
+			mime_codec_qp_encode(d->str, d->len, j->eol, gbuf);
+			encoded = mime_codec_qp_check(gbuf->data + start, gbuf->len - start, d->str, d->len);
+		} else
+			g_byte_array_append(gbuf, (const guint8 *)d->str, d->len);
+		if (d != u8)
+			g_string_free(d, TRUE);
 		if (encoded && fits)
-			return out;
-		g_clear_pointer(&out, g_byte_array_unref);
+			return TRUE;
+		g_byte_array_set_size(gbuf, start);
 		if (own_line || !encoded) {
 			note(r, "HTML part %u: links left alone (%s)", n,
 			    own_line ? "lines would pass 998 octets" : "re-encoding check failed");
-			return NULL;
+			return FALSE;
 		}
 		own_line = TRUE;
 	}
@@ -475,63 +506,94 @@ edit_clear(gpointer data)
 	g_free(e->url);
 }
 
-/* Apply the edits group by group and build the part's new content. */
+/* Apply the edits group by group: the new bytes of each group, one after
+ * the other in one buffer (not one allocation each, kept to the end), and
+ * for base64 the part's whole new content (write_part puts them together). */
 static void
 rebuild(rw *r, part_job *j, GArray *eds, guint n)
 {
 	const edit *ed = (const edit *)(void *)eds->data;
-	GPtrArray *bytes = g_ptr_array_new_with_free_func((GDestroyNotify)g_byte_array_unref);
-	GArray *span = g_array_new(FALSE, FALSE, sizeof(guint));   /* a, b per group */
+	GByteArray *gbuf = g_byte_array_sized_new(4096);
+	GArray *spans = g_array_new(FALSE, FALSE, sizeof(group_span));
 	GString *dec = NULL;
 	guint i = 0, k, u;
+	gsize len = j->clen;
 
 	while (i < eds->len) {
 		guint a = unit_at(j, ed[i].bs), b = unit_at(j, ed[i].be > ed[i].bs ? ed[i].be - 1 : ed[i].be);
-		guint ei = i, nl = 0, ui[2];
-		GByteArray *g;
+		guint ei = i, nl = 0;
+		group_span gs;
 		for (i++; i < eds->len && unit_at(j, ed[i].bs) <= b; i++)
 			b = MAX(b, unit_at(j, ed[i].be > ed[i].bs ? ed[i].be - 1 : ed[i].be));
 		for (k = ei; k < i; k++)
 			nl += ed[k].link;
-		if ((g = group_bytes(r, j, a, b, ed, ei, i, n)) == NULL) {
+		gs = (group_span){ a, b, gbuf->len, 0 };
+		if (!group_bytes(r, j, a, b, ed, ei, i, n, gbuf)) {
 			r->st.skipped += nl;
 			continue;
 		}
 		r->st.links += nl;
 		r->st.pixel |= nl < i - ei;
-		ui[0] = a;
-		ui[1] = b;
-		g_array_append_vals(span, ui, 2);
-		g_ptr_array_add(bytes, g);
+		gs.len = gbuf->len - gs.at;
+		g_array_append_val(spans, gs);
+		len = len - (g_array_index(j->units, unit, b).e1 - g_array_index(j->units, unit, a).e0) + gs.len;
 	}
-	if (bytes->len == 0)
-		goto out;
+	if (spans->len == 0) {
+		g_byte_array_unref(gbuf);
+		g_array_unref(spans);
+		return;
+	}
+	j->changed = TRUE;
+	r->st.parts++;
+	if (j->enc != GMIME_CONTENT_ENCODING_BASE64) {
+		j->gbuf = gbuf;
+		j->spans = spans;
+		j->outlen = len;
+		return;
+	}
 	j->out = g_byte_array_sized_new(j->clen + 4096);
-	if (j->enc == GMIME_CONTENT_ENCODING_BASE64)
-		dec = g_string_sized_new(j->dlen + 4096);
+	dec = g_string_sized_new(j->dlen + 4096);
 	for (u = 0, k = 0; u < j->units->len; u++) {
 		const unit *un = &g_array_index(j->units, unit, u);
-		if (k < bytes->len && g_array_index(span, guint, 2 * k) == u) {
-			GByteArray *g = g_ptr_array_index(bytes, k);
-			if (dec != NULL)
-				g_string_append_len(dec, (const char *)g->data, g->len);
-			else
-				g_byte_array_append(j->out, g->data, g->len);
-			u = g_array_index(span, guint, 2 * k + 1);
+		const group_span *gs = k < spans->len ? &g_array_index(spans, group_span, k) : NULL;
+		if (gs != NULL && gs->a == u) {
+			g_string_append_len(dec, (const char *)gbuf->data + gs->at, gs->len);
+			u = gs->b;
 			k++;
-		} else if (dec != NULL)
+		} else
 			g_string_append_len(dec, j->d + un->d0, un->d1 - un->d0);
-		else
-			g_byte_array_append(j->out, (const guint8 *)j->c + un->e0, un->e1 - un->e0);
 	}
-	if (dec != NULL) {
-		mime_codec_base64_encode(dec->str, dec->len, j->c, j->clen, j->eol, j->out);
-		g_string_free(dec, TRUE);
+	mime_codec_base64_encode(dec->str, dec->len, j->c, j->clen, j->eol, j->out);
+	g_string_free(dec, TRUE);
+	j->outlen = j->out->len;
+	g_byte_array_unref(gbuf);
+	g_array_unref(spans);
+}
+
+/* Write a changed part's new content (j->outlen bytes) at dst: the new
+ * groups, and between them the encoded bytes as they were (the units
+ * cover the content end to end). */
+static void
+write_part(const part_job *j, guint8 *dst)
+{
+	gsize pos = 0;
+	guint k;
+
+	if (j->out != NULL) {
+		memcpy(dst, j->out->data, j->out->len);
+		return;
 	}
-	r->st.parts++;
-out:
-	g_ptr_array_unref(bytes);
-	g_array_unref(span);
+	for (k = 0; k < j->spans->len; k++) {
+		const group_span *gs = &g_array_index(j->spans, group_span, k);
+		const unit *ua = &g_array_index(j->units, unit, gs->a);
+		const unit *ub = &g_array_index(j->units, unit, gs->b);
+		memcpy(dst, j->c + pos, ua->e0 - pos);
+		dst += ua->e0 - pos;
+		memcpy(dst, j->gbuf->data + gs->at, gs->len);
+		dst += gs->len;
+		pos = ub->e1;
+	}
+	memcpy(dst, j->c + pos, j->clen - pos);
 }
 
 /* One HTML part: decode, scan, edit, encode. */
@@ -564,6 +626,12 @@ do_part(rw *r, part_job *j, guint n, GError **err)
 		rebuild(r, j, eds, n);
 	g_array_unref(eds);
 	html_links_clear(&sc);
+	/* the decoded text is not needed to write the part out */
+	g_clear_pointer(&j->dec, g_byte_array_unref);
+	if (j->u8 != NULL)
+		g_string_free(j->u8, TRUE);
+	j->u8 = NULL;
+	j->d = j->u = NULL;
 	return TRUE;
 }
 
@@ -595,7 +663,8 @@ rewrite_message(const guint8 *raw, gsize len, const rewrite_opts *opts,
 	rewrite_status st = REWRITE_UNCHANGED;
 	rw r = { .raw = raw, .len = len, .o = opts };
 	GError *e = NULL;
-	gsize body, pos;
+	GByteArray *wrap = NULL;
+	gsize body, pos, size, at;
 	guint i;
 
 	*reason = NULL;
@@ -603,7 +672,15 @@ rewrite_message(const guint8 *raw, gsize len, const rewrite_opts *opts,
 	r.unsub = g_ptr_array_new_with_free_func(g_free);
 	r.jobs = g_ptr_array_new_with_free_func(job_free);
 	r.notes = g_string_new(NULL);
-	stream = g_mime_stream_mem_new_with_buffer((const char *)(raw != NULL ? raw : (const guint8 *)""), len);
+	r.line = g_string_sized_new(4096);
+	if (raw != NULL && len > 0) {
+		/* GMime reads raw where it is (no 40 KB copy per message): the
+		 * array only lends it, and is taken apart again below */
+		wrap = g_byte_array_new_take((guint8 *)(void *)raw, len);
+		stream = g_mime_stream_mem_new_with_byte_array(wrap);
+		g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
+	} else
+		stream = g_mime_stream_mem_new_with_buffer("", 0);
 	parser = g_mime_parser_new_with_stream(stream);
 	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
 	if ((msg = g_mime_parser_construct_message(parser, NULL)) == NULL) {
@@ -648,16 +725,24 @@ rewrite_message(const guint8 *raw, gsize len, const rewrite_opts *opts,
 		    r.notes->len > 0 ? "; " : "", r.notes->str);
 		goto done;
 	}
-	g_byte_array_set_size(new_body, 0);
-	for (i = 0, pos = body; i < r.jobs->len; i++) {
+	/* the new body in one allocation: raw between the changed parts */
+	for (i = 0, size = len - body; i < r.jobs->len; i++) {
 		part_job *j = g_ptr_array_index(r.jobs, i);
-		if (j->out == NULL)
+		if (j->changed)
+			size = size - (j->end - j->off) + j->outlen;
+	}
+	g_byte_array_set_size(new_body, size);
+	for (i = 0, pos = body, at = 0; i < r.jobs->len; i++) {
+		part_job *j = g_ptr_array_index(r.jobs, i);
+		if (!j->changed)
 			continue;
-		g_byte_array_append(new_body, raw + pos, j->off - pos);
-		g_byte_array_append(new_body, j->out->data, j->out->len);
+		memcpy(new_body->data + at, raw + pos, j->off - pos);
+		at += j->off - pos;
+		write_part(j, new_body->data + at);
+		at += j->outlen;
 		pos = j->end;
 	}
-	g_byte_array_append(new_body, raw + pos, len - pos);
+	memcpy(new_body->data + at, raw + pos, len - pos);
 	st = REWRITE_DONE;
 	*reason = g_strdup_printf("%u links rewritten in %u HTML parts, pixel %s, %u links left alone%s%s",
 	    r.st.links, r.st.parts, r.st.pixel ? "added" : "not added", r.st.skipped,
@@ -677,9 +762,12 @@ done:
 	g_ptr_array_unref(r.jobs);
 	g_ptr_array_unref(r.unsub);
 	g_string_free(r.notes, TRUE);
+	g_string_free(r.line, TRUE);
 	if (msg != NULL)
 		g_object_unref(msg);
 	g_object_unref(parser);
 	g_object_unref(stream);
+	if (wrap != NULL)
+		g_byte_array_free(wrap, FALSE);  /* gives raw back, does not free it */
 	return st;
 }

@@ -22,8 +22,9 @@
  *     that line are left alone.
  *   - quoted-printable: the part is handled as its hard lines (a hard line
  *     and its soft breaks): lines without a change keep their encoded
- *     bytes; a changed line is decoded, edited and re-encoded whole with
- *     GMime's QP encoder (76 columns, the part's line ends). So a URL cut by
+ *     bytes; a changed line is decoded, edited and re-encoded whole as
+ *     GMime's QP encoder does it (76 columns, the part's line ends; the
+ *     codec is mime_codec.c's faster copy of its rules). So a URL cut by
  *     soft breaks is found and replaced whole, and the soft breaks of that
  *     one line may fall elsewhere than before. The trade-off: exact bytes
  *     for every unchanged line, simple re-encoding for changed ones, instead

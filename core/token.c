@@ -41,6 +41,7 @@
 
 #include "token.h"
 #include "errline.h"
+#include "hmac256.h"
 
 #define TOKEN_VERSION 1
 #define MAC_LEN 16
@@ -56,7 +57,7 @@ typedef struct token_key {
 	char kid[TOKEN_KID_MAX + 1];
 	guint8 *secret;
 	gsize len;
-	GHmac *base;                     /* keyed once; copied per MAC, never updated */
+	hmac256_key hk;                  /* prepared once (hmac256.c) */
 } token_key;
 
 struct token_ring {
@@ -130,23 +131,31 @@ b64_decode(const char *s, gsize n, gboolean url, guint8 *out, gsize max, gsize *
 	return TRUE;
 }
 
-/* base64url of data without padding (new string). */
+/* base64url of data without padding, written at out (B64_LEN(n) bytes,
+ * no NUL); returns the end. */
 static char *
-b64url_encode(const guint8 *data, gsize n)
+b64url_put(const guint8 *data, gsize n, char *out)
 {
-	char *s = g_base64_encode(data, n), *p;
+	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	gsize i;
 
-	for (p = s; *p != '\0'; p++) {
-		if (*p == '+')
-			*p = '-';
-		else if (*p == '/')
-			*p = '_';
-		else if (*p == '=') {
-			*p = '\0';
-			break;
-		}
+	for (i = 0; i + 3 <= n; i += 3) {
+		guint32 v = (guint32)data[i] << 16 | (guint32)data[i + 1] << 8 | data[i + 2];
+		*out++ = abc[v >> 18];
+		*out++ = abc[(v >> 12) & 63];
+		*out++ = abc[(v >> 6) & 63];
+		*out++ = abc[v & 63];
 	}
-	return s;
+	if (n - i == 1) {
+		*out++ = abc[data[i] >> 2];
+		*out++ = abc[(data[i] & 3) << 4];
+	} else if (n - i == 2) {
+		guint32 v = (guint32)data[i] << 8 | data[i + 1];
+		*out++ = abc[v >> 10];
+		*out++ = abc[(v >> 4) & 63];
+		*out++ = abc[(v & 15) << 2];
+	}
+	return out;
 }
 
 /* Fill buf with n bytes from the kernel's CSPRNG. */
@@ -186,6 +195,7 @@ static gboolean
 target_valid(const char *t, gsize n)
 {
 	gsize i, skip;
+	unsigned char high = 0;
 
 	if (n == 0 || n > TOKEN_TARGET_MAX)
 		return FALSE;
@@ -197,10 +207,13 @@ target_valid(const char *t, gsize n)
 		return FALSE;
 	if (t[skip] == '/' || t[skip] == '?' || t[skip] == '#')
 		return FALSE;            /* no host */
-	for (i = 0; i < n; i++)
-		if ((unsigned char)t[i] <= 0x20 || t[i] == 0x7f)
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)t[i];
+		if (c <= 0x20 || c == 0x7f)
 			return FALSE;
-	return g_utf8_validate_len(t, n, NULL);
+		high |= c;
+	}
+	return high < 0x80 || g_utf8_validate_len(t, n, NULL);   /* ASCII is UTF-8 */
 }
 
 /* The key named kid[0..n), or NULL. */
@@ -215,22 +228,19 @@ ring_find(const token_ring *ring, const char *kid, gsize n)
 	return NULL;
 }
 
-/* Truncated HMAC-SHA256 of body (and target) under key. */
-static void
+/* Truncated HMAC-SHA256 of body (and target) under key; FALSE if
+ * libcrypto failed (then nothing may be signed or verified). */
+static gboolean
 compute_mac(const token_key *key, const guint8 *body, gsize n,
     const char *target, gsize tlen, guint8 mac[MAC_LEN])
 {
-	GHmac *h = g_hmac_copy(key->base);   /* the key schedule is done once */
-	guint8 digest[32];
-	gsize dlen = sizeof(digest);
+	guint8 digest[HMAC256_LEN];
+	gboolean ok = hmac256_mac(&key->hk, body, n, (const guint8 *)target,
+	    target != NULL ? tlen : 0, digest);
 
-	g_hmac_update(h, body, (gssize)n);
-	if (target != NULL)
-		g_hmac_update(h, (const guchar *)target, (gssize)tlen);
-	g_hmac_get_digest(h, digest, &dlen);
-	g_hmac_unref(h);
 	memcpy(mac, digest, MAC_LEN);
 	explicit_bzero(digest, sizeof(digest));
+	return ok;
 }
 
 /* Compare two MACs in time independent of where they differ. */
@@ -245,13 +255,13 @@ mac_equal(const guint8 *a, const guint8 *b)
 	return diff == 0;
 }
 
-/* Signed token bytes in base64url for kind under the ring's first key. */
-static char *
+/* Signed token bytes for kind under the ring's first key, in raw
+ * (RAW_MAX bytes); returns their length, 0 if signing failed. */
+static gsize
 make_token(const token_ring *ring, token_kind kind, const guint8 id[TOKEN_ID_LEN],
-    guint link, const char *target, gsize tlen)
+    guint link, const char *target, gsize tlen, guint8 raw[RAW_MAX])
 {
 	const token_key *key = &ring->keys[0];
-	guint8 raw[RAW_MAX];
 	gsize n = 0, kl = strlen(key->kid);
 
 	raw[n++] = TOKEN_VERSION;
@@ -267,9 +277,9 @@ make_token(const token_ring *ring, token_kind kind, const guint8 id[TOKEN_ID_LEN
 			link >>= 7;
 		} while (link != 0);
 	}
-	compute_mac(key, raw, n, target, tlen, raw + n);
-	n += MAC_LEN;
-	return b64url_encode(raw, n);
+	if (!compute_mac(key, raw, n, target, tlen, raw + n))
+		return 0;
+	return n + MAC_LEN;
 }
 
 /* base_url without its trailing slashes. */
@@ -287,34 +297,48 @@ base_len(const char *base_url)
 char *
 token_open_url(const token_ring *ring, const char *base_url, const guint8 id[TOKEN_ID_LEN])
 {
-	char *tok, *url;
+	guint8 raw[RAW_MAX];
+	gsize n, bl;
+	char *url, *p;
 
 	if (ring == NULL || base_url == NULL || id == NULL)
 		return NULL;
-	tok = make_token(ring, TOKEN_OPEN, id, 0, NULL, 0);
-	url = g_strdup_printf("%.*s/o/%s.gif", (int)base_len(base_url), base_url, tok);
-	g_free(tok);
+	if ((n = make_token(ring, TOKEN_OPEN, id, 0, NULL, 0, raw)) == 0)
+		return NULL;
+	bl = base_len(base_url);
+	url = p = g_malloc(bl + 3 + B64_LEN(n) + 5);
+	memcpy(p, base_url, bl);
+	memcpy(p + bl, "/o/", 3);
+	p = b64url_put(raw, n, p + bl + 3);
+	memcpy(p, ".gif", 5);
 	return url;
 }
 
-/* "{base_url}/c/{token}/{base64url(target)}", or NULL for a bad target. */
+/* "{base_url}/c/{token}/{base64url(target)}", or NULL for a bad target.
+ * Made in one allocation: a message signs every one of its links. */
 char *
 token_click_url(const token_ring *ring, const char *base_url,
     const guint8 id[TOKEN_ID_LEN], guint link, const char *target)
 {
-	char *tok, *tgt, *url;
-	gsize tlen;
+	guint8 raw[RAW_MAX];
+	gsize tlen, n, bl;
+	char *url, *p;
 
 	if (ring == NULL || base_url == NULL || id == NULL || target == NULL)
 		return NULL;
 	tlen = strlen(target);
 	if (!target_valid(target, tlen))
 		return NULL;
-	tok = make_token(ring, TOKEN_CLICK, id, link, target, tlen);
-	tgt = b64url_encode((const guint8 *)target, tlen);
-	url = g_strdup_printf("%.*s/c/%s/%s", (int)base_len(base_url), base_url, tok, tgt);
-	g_free(tok);
-	g_free(tgt);
+	if ((n = make_token(ring, TOKEN_CLICK, id, link, target, tlen, raw)) == 0)
+		return NULL;
+	bl = base_len(base_url);
+	url = p = g_malloc(bl + 3 + B64_LEN(n) + 1 + B64_LEN(tlen) + 1);
+	memcpy(p, base_url, bl);
+	memcpy(p + bl, "/c/", 3);
+	p = b64url_put(raw, n, p + bl + 3);
+	*p++ = '/';
+	p = b64url_put((const guint8 *)target, tlen, p);
+	*p = '\0';
 	return url;
 }
 
@@ -415,8 +439,7 @@ token_verify_path(const token_ring *ring, const char *path, token_info *out)
 		}
 		target[tlen] = '\0';
 	}
-	compute_mac(key, raw, mac_at, target, tlen, mac);
-	ok = mac_equal(mac, raw + mac_at);
+	ok = compute_mac(key, raw, mac_at, target, tlen, mac) && mac_equal(mac, raw + mac_at);
 	if (ok && target != NULL)
 		ok = target_valid(target, tlen);
 	if (!ok) {
@@ -452,8 +475,7 @@ token_ring_free(token_ring *ring)
 	for (i = 0; i < ring->n; i++) {
 		explicit_bzero(ring->keys[i].secret, ring->keys[i].len);
 		g_free(ring->keys[i].secret);
-		if (ring->keys[i].base != NULL)
-			g_hmac_unref(ring->keys[i].base);
+		hmac256_key_clear(&ring->keys[i].hk);
 	}
 	g_free(ring->keys);
 	g_free(ring);
@@ -519,7 +541,13 @@ parse_line(const char *s, const char *name, guint line, GArray *keys, GError **e
 	memcpy(key.kid, s, kl);
 	key.secret = g_memdup2(secret, len);
 	key.len = len;
-	key.base = g_hmac_new(G_CHECKSUM_SHA256, key.secret, key.len);
+	if (!hmac256_key_init(&key.hk, key.secret, key.len)) {
+		explicit_bzero(key.secret, key.len);
+		g_free(key.secret);
+		explicit_bzero(secret, SECRET_MAX + 3);
+		g_free(secret);
+		return FALSE;
+	}
 	explicit_bzero(secret, SECRET_MAX + 3);
 	g_free(secret);
 	g_array_append_val(keys, key);

@@ -6,25 +6,50 @@
 
 #include "url_norm.h"
 
-/* Append s[0..n) to out, percent-encoding controls, blanks, non-ASCII
- * and the bytes of set (runs of plain bytes are copied at once). */
-static void
-pct_append(GString *out, const char *s, gsize n, const char *set)
+/* The bytes each part of a URL percent-encodes: controls, blanks and
+ * non-ASCII everywhere, and per part the characters a browser escapes. */
+enum { PCT_USERINFO = 1, PCT_PATH = 2, PCT_QUERY = 4, PCT_FRAGMENT = 8, PCT_ALL = 15 };
+static const guint8 pct_class[256] = {
+	[0 ... 0x20] = PCT_ALL, [0x7f ... 0xff] = PCT_ALL,
+	['"'] = PCT_ALL, ['<'] = PCT_ALL, ['>'] = PCT_ALL,
+	['`'] = PCT_USERINFO | PCT_PATH | PCT_FRAGMENT,
+	['{'] = PCT_USERINFO | PCT_PATH, ['}'] = PCT_USERINFO | PCT_PATH,
+	['^'] = PCT_USERINFO, ['|'] = PCT_USERINFO,
+	['#'] = PCT_QUERY, ['\''] = PCT_QUERY,
+};
+
+/* Write s[0..n) at o, percent-encoding the bytes of class part (see
+ * pct_class; runs of plain bytes are copied at once); returns the end. */
+static char *
+pct_put(char *o, const char *s, gsize n, guint8 part)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	gsize i, run = 0;
 
 	for (i = 0; i < n; i++) {
 		guchar c = (guchar)s[i];
-		if (c > 0x20 && c < 0x7f && (c == '%' || g_ascii_isalnum(c) || strchr(set, c) == NULL))
+		if (!(pct_class[c] & part))
 			continue;
-		g_string_append_len(out, s + run, i - run);
-		g_string_append_c(out, '%');
-		g_string_append_c(out, hex[c >> 4]);
-		g_string_append_c(out, hex[c & 15]);
+		memcpy(o, s + run, i - run);
+		o += i - run;
+		*o++ = '%';
+		*o++ = hex[c >> 4];
+		*o++ = hex[c & 15];
 		run = i + 1;
 	}
-	g_string_append_len(out, s + run, n - run);
+	memcpy(o, s + run, n - run);
+	return o + (n - run);
+}
+
+/* Is h[0..n) a host with nothing to decode (letters, digits, '.', '-', '_')? */
+static gboolean
+host_plain(const char *h, gsize n)
+{
+	gsize i;
+
+	for (i = 0; i < n && (g_ascii_isalnum(h[i]) || h[i] == '.' || h[i] == '-' || h[i] == '_'); i++)
+		;
+	return i == n && n > 0;
 }
 
 /* The host as a browser has it: percent-decoded, IDNA to ASCII, lower case.
@@ -32,9 +57,12 @@ pct_append(GString *out, const char *s, gsize n, const char *set)
 char *
 url_norm_host(const char *h, gsize n)
 {
-	char *raw = g_strndup(h, n), *dec, *ascii = NULL;
+	char *raw, *dec, *ascii = NULL;
 	const char *p;
 
+	if (host_plain(h, n))                 /* plain ASCII: nothing to decode */
+		return g_ascii_strdown(h, n);
+	raw = g_strndup(h, n);
 	if (n > 0 && h[0] == '[') {           /* IPv6 literal: kept, lower-cased */
 		dec = g_ascii_strdown(raw, -1);
 		g_free(raw);
@@ -42,11 +70,6 @@ url_norm_host(const char *h, gsize n)
 			g_free(dec);
 			return NULL;
 		}
-		return dec;
-	}
-	if (strspn(raw, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") == n && n > 0) {
-		dec = g_ascii_strdown(raw, n);        /* plain ASCII: nothing to decode */
-		g_free(raw);
 		return dec;
 	}
 	dec = g_uri_unescape_string(raw, NULL);
@@ -71,34 +94,16 @@ out:
 	return ascii;
 }
 
-/* The query percent-encoded in the document's charset (UTF-8 when it
- * cannot be represented there). */
-static void
-query_append(GString *out, const char *q, gsize n, const char *charset)
-{
-	static const char set[] = "\"#<>'";
-	char *conv = NULL;
-	gsize clen = 0;
-
-	if (charset != NULL && g_ascii_strcasecmp(charset, "utf-8") != 0 &&
-	    g_ascii_strcasecmp(charset, "us-ascii") != 0)
-		conv = g_convert(q, n, charset, "UTF-8", NULL, &clen, NULL);
-	if (conv != NULL)
-		pct_append(out, conv, clen, set);
-	else
-		pct_append(out, q, n, set);
-	g_free(conv);
-}
-
-/* What a browser opens for an http(s) href (see url_norm.h). */
+/* What a browser opens for an http(s) href (see url_norm.h). The checks
+ * come first; then the URL is written in one buffer of the largest size
+ * it can take (every byte percent-encoded). */
 char *
 url_norm_http(const char *url, const char *charset, gboolean *valid)
 {
-	GString *in = NULL, *out;
-	const char *p, *end, *auth, *aend, *at, *colon, *hp, *q, *f, *scheme;
-	char *host = NULL;
-	gsize i, n = strlen(url);
-	gboolean ok = FALSE;
+	GString *in = NULL;
+	const char *p, *end, *auth, *aend, *at, *colon, *hp, *he, *q, *f, *scheme;
+	char *host = NULL, *conv = NULL, *buf = NULL, *o;
+	gsize i, n = strlen(url), hl, clen = 0;
 
 	*valid = TRUE;
 	while (n > 0 && (guchar)url[n - 1] <= 0x20)
@@ -134,7 +139,6 @@ url_norm_http(const char *url, const char *charset, gboolean *valid)
 		return NULL;
 	}
 	*valid = FALSE;
-	out = g_string_sized_new((end - p) + 32);
 	for (auth = q + 1; auth < end && (*auth == '/' || *auth == '\\'); auth++)
 		;
 	aend = auth + strcspn(auth, "/\\?#");
@@ -152,42 +156,59 @@ url_norm_http(const char *url, const char *charset, gboolean *valid)
 		colon = memchr(hp, ':', aend - hp);
 	if (colon != NULL && strspn(colon + 1, "0123456789") < (gsize)(aend - colon - 1))
 		goto out;
-	host = url_norm_host(hp, (colon != NULL ? colon : aend) - hp);
-	if (host == NULL)
+	he = colon != NULL ? colon : aend;
+	if (!host_plain(hp, he - hp) && (host = url_norm_host(hp, he - hp)) == NULL)
 		goto out;
-	g_string_append(out, scheme);
-	g_string_append(out, "://");
-	if (at != NULL) {
-		pct_append(out, auth, at - auth, "\"<>`{}^|");
-		g_string_append_c(out, '@');
-	}
-	g_string_append(out, host);
-	if (colon != NULL && colon + 1 < aend)
-		g_string_append_len(out, colon, aend - colon);
-	/* path, with '\' as '/' */
-	q = aend + strcspn(aend, "?#");
-	if (q == aend)
-		g_string_append_c(out, '/');
-	for (p = aend; p < q; p++) {
-		if (*p == '\\')
-			g_string_append_c(out, '/');
-		else
-			pct_append(out, p, 1, "\"<>`{}");
-	}
+	hl = host != NULL ? strlen(host) : (gsize)(he - hp);
+	q = aend + strcspn(aend, "?#");     /* path [aend, q), query, fragment at f */
 	f = q + strcspn(q, "#");
+	if (*q == '?' && charset != NULL && g_ascii_strcasecmp(charset, "utf-8") != 0 &&
+	    g_ascii_strcasecmp(charset, "us-ascii") != 0)
+		/* the query in the document's charset (UTF-8 when it cannot be) */
+		conv = g_convert(q + 1, f - q - 1, charset, "UTF-8", NULL, &clen, NULL);
+	o = buf = g_malloc(16 + hl + 3 * (gsize)(end - p) + 3 * clen);
+	memcpy(o, scheme, strlen(scheme));
+	o += strlen(scheme);
+	memcpy(o, "://", 3);
+	o += 3;
+	if (at != NULL) {
+		o = pct_put(o, auth, at - auth, PCT_USERINFO);
+		*o++ = '@';
+	}
+	if (host != NULL)
+		memcpy(o, host, hl);
+	else                                  /* plain: lower-cased */
+		for (i = 0; i < hl; i++)
+			o[i] = hp[i] >= 'A' && hp[i] <= 'Z' ? hp[i] + ('a' - 'A') : hp[i];
+	o += hl;
+	if (colon != NULL && colon + 1 < aend) {
+		memcpy(o, colon, aend - colon);
+		o += aend - colon;
+	}
+	/* path, with '\' as '/' */
+	if (q == aend)
+		*o++ = '/';
+	for (p = aend; p < q; ) {
+		const char *bs = memchr(p, '\\', q - p), *e = bs != NULL ? bs : q;
+		o = pct_put(o, p, e - p, PCT_PATH);
+		if (bs != NULL)
+			*o++ = '/';
+		p = bs != NULL ? bs + 1 : q;
+	}
 	if (*q == '?') {
-		g_string_append_c(out, '?');
-		query_append(out, q + 1, f - q - 1, charset);
+		*o++ = '?';
+		o = conv != NULL ? pct_put(o, conv, clen, PCT_QUERY) : pct_put(o, q + 1, f - q - 1, PCT_QUERY);
 	}
 	if (*f == '#') {
-		g_string_append_c(out, '#');
-		pct_append(out, f + 1, end - f - 1, "\"<>`");
+		*o++ = '#';
+		o = pct_put(o, f + 1, end - f - 1, PCT_FRAGMENT);
 	}
-	ok = TRUE;
+	*o = '\0';
 	*valid = TRUE;
 out:
 	g_free(host);
+	g_free(conv);
 	if (in != NULL)
 		g_string_free(in, TRUE);
-	return g_string_free(out, !ok);
+	return buf;
 }
