@@ -12,6 +12,9 @@
 #define BUILTINS \
 	&connector_ledger_ops, \
 	&connector_webhook_ops, \
+	&connector_zoho_ops, \
+	&connector_hubspot_ops, \
+	&connector_dynamics_ops, \
 	/* builtin connectors end */
 
 static const connector_ops *registry[MAX_TYPES] = { BUILTINS };

@@ -104,6 +104,9 @@ extern const connector_ops connector_ledger_ops;
 /* Signed JSON documents POSTed to a URL (doc/webhook.md). */
 extern const connector_ops connector_webhook_ops;
 /* the CRMs, one line each */
+extern const connector_ops connector_zoho_ops;
+extern const connector_ops connector_hubspot_ops;
+extern const connector_ops connector_dynamics_ops;
 /* connector ops end */
 
 /* Body text kept per activity by the ledger connector. */

@@ -23,7 +23,26 @@ typedef struct sink {
 	http_response *rs;
 	gsize max;
 	gboolean too_big;
+	gboolean once;          /* not GET: never sent twice by libcurl itself */
+	int sends;
 } sink;
+
+/* libcurl sends a request again on its own when a reused connection dies
+ * before the answer ("Connection died, retrying a fresh connect"), and the
+ * server may have acted on the first one: for anything but GET that second
+ * send is refused (the call fails with no answer), so the connector's own
+ * idempotency (records, de-dup queries) decides, not a blind re-POST. */
+static int
+on_prereq(void *user, char *ip, char *local_ip, int remote_port, int local_port)
+{
+	sink *s = user;
+
+	(void)ip;
+	(void)local_ip;
+	(void)remote_port;
+	(void)local_port;
+	return s->once && s->sends++ > 0 ? CURL_PREREQFUNC_ABORT : CURL_PREREQFUNC_OK;
+}
 
 /* curl_global_init once per process (it is not thread-safe). */
 static gpointer
@@ -127,7 +146,7 @@ gboolean
 http_perform(http_client *c, const http_request *rq, http_response *rs)
 {
 	struct curl_slist *hdrs = NULL;
-	sink s = { rs, c->max_response, FALSE };
+	sink s = { rs, c->max_response, FALSE, strcmp(rq->method, "GET") != 0, 0 };
 	CURLcode rc;
 
 	memset(rs, 0, sizeof(*rs));
@@ -157,6 +176,8 @@ http_perform(http_client *c, const http_request *rq, http_response *rs)
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &s);
 	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, &s);
+	curl_easy_setopt(c->curl, CURLOPT_PREREQFUNCTION, on_prereq);
+	curl_easy_setopt(c->curl, CURLOPT_PREREQDATA, &s);
 	rc = curl_easy_perform(c->curl);
 	curl_slist_free_all(hdrs);
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
@@ -164,6 +185,7 @@ http_perform(http_client *c, const http_request *rq, http_response *rs)
 		rs->timed_out = rc == CURLE_OPERATION_TIMEDOUT;
 		rs->error = s.too_big ? g_strdup_printf("the answer is larger than %" G_GSIZE_FORMAT
 		    " bytes (or has more than %d headers)", s.max, HTTP_MAX_HEADERS) :
+		    s.sends > 1 ? g_strdup("the connection died with no answer (not sent again)") :
 		    g_strdup(curl_easy_strerror(rc));
 		rs->status = 0;
 		return FALSE;

@@ -2,7 +2,9 @@
  * http.h - the HTTP client the connectors share (libcurl): one request at
  * a time on a reused connection, TLS always verified (a private CA file
  * may replace the system's), http and https only, redirects never
- * followed, every answer bounded (max_response bytes of body, at most
+ * followed, a request other than GET never sent twice by libcurl itself
+ * (a reused connection that dies after the send fails the call), every
+ * answer bounded (max_response bytes of body, at most
  * HTTP_MAX_HEADERS headers), whole-request and connect timeouts.
  *
  * http_outcome turns an answer into what the flusher does with the job:

@@ -8,6 +8,7 @@ Paths (prefix /dynamics; the org URL is BASE/dynamics):
   PATCH /api/data/v9.2/emails(id)                update / SetState (statecode, statuscode)
   PUT|POST /api/data/v9.2/emails(id)/email_activity_parties
   POST  /api/data/v9.2/activitymimeattachments
+  POST|PATCH|GET /api/data/v9.2/annotations[(id)]   notes (objectid_email and other binds)
   POST  /api/data/v9.2/$batch                    (dynamics_batch.py)
   GET   /api/data/v9.2/{contacts,leads,accounts,systemusers}  paging, track changes
   DELETE /api/data/v9.2/{directory set}(id)      (so delta queries can show deletions)
@@ -24,6 +25,7 @@ import urllib.parse
 import base64
 
 import dynamics_batch
+import dynamics_notes
 from common import (ApiError, FieldError, Response, Vendor, bearer, check_base64, is_email, new_guid,
                     now_iso, parse_form, parse_time, public)
 from odata import ODataError, apply_orderby, parse_filter, parse_orderby
@@ -80,6 +82,13 @@ def not_exist(logical, rid):
     return err(404, "%s With Id = %s Does Not Exist" % (logical, rid), "0x80040217")
 
 
+def duplicate_key(logical, rid):
+    """A create with a primary key that exists: "Cannot insert duplicate key" (-2147220937).
+
+    UNCONFIRMED: the HTTP status (we answer 412, the status the notes list for DuplicateRecord)."""
+    return err(412, "Cannot insert duplicate key. A %s with id %s exists." % (logical, rid), "0x80040237")
+
+
 def no_property(name, logical):
     """Unknown property error (code 0x80060888)."""
     return err(400, "Could not find a property named '%s' on type 'Microsoft.Dynamics.CRM.%s'." % (name, logical),
@@ -91,7 +100,7 @@ class Dynamics(Vendor):
 
     name = "dynamics"
     prefixes = ("/dynamics",)
-    kinds = ("emails", "activityparties", "activitymimeattachments") + tuple(DIRECTORY)
+    kinds = ("emails", "activityparties", "activitymimeattachments", "annotations") + tuple(DIRECTORY)
 
     def reset(self):
         super().reset()
@@ -210,6 +219,8 @@ class Dynamics(Vendor):
             if eset == "activitymimeattachments" and req.method == "GET":
                 return self.collection(req, "activitymimeattachments", "activitymimeattachment",
                                        "activitymimeattachmentid", None, rid)
+            if eset == "annotations" and not nav:
+                return self.annotations(req, rid)
             if eset in DIRECTORY and not nav:
                 logical, key, cols = DIRECTORY[eset]
                 if req.method == "GET":
@@ -244,6 +255,21 @@ class Dynamics(Vendor):
         if not isinstance(b, dict):
             raise ApiError(err(400, "The request body must be a JSON object."))
         return b
+
+    # The primary key a create body sets (removed from it), or a new GUID; raises on a bad or used one.
+    # Dataverse lets a client set the primary key on create (create-entity-web-api, "Set the primary
+    # key value"); a key in use is "Cannot insert duplicate key".
+    def client_key(self, body, key, kind, logical):
+        rid = body.pop(key, None)
+        if rid is None:
+            return new_guid()
+        if not isinstance(rid, str) or not re.match("^" + GUID + "$", rid):
+            raise ApiError(err(400, "Cannot convert the literal '%s' to the expected type 'Edm.Guid' for"
+                               " property '%s'." % (rid, key), "0x80048d19"))
+        rid = rid.lower()
+        if self.rec(kind, rid) is not None:
+            raise ApiError(duplicate_key(logical, rid))
+        return rid
 
     # Checks one column value; returns it.
     def column(self, logical, name, value, spec):
@@ -392,7 +418,7 @@ class Dynamics(Vendor):
     # POST /emails
     def create_email(self, req):
         body = self.body(req)
-        aid = new_guid()
+        aid = self.client_key(body, "activityid", "emails", "email")
         t = now_iso()
         rec = {"activityid": aid, "statecode": 0, "statuscode": 1, "directioncode": True,
                "createdon": t, "modifiedon": t, "_emu_parties": []}
@@ -425,7 +451,10 @@ class Dynamics(Vendor):
         if rec is None:
             return not_exist("email", rid)
         body = self.body(req)
-        if rec["statecode"] != 0:
+        # SetState (PATCH of statecode/statuscode only, the table's documented message) may reopen a
+        # completed email; any other column of a completed or canceled email is read-only (notes 2.4).
+        # UNCONFIRMED: that Dataverse lets a sent email be reopened this way (our choice, for rollups).
+        if rec["statecode"] != 0 and not (body and set(body) <= {"statecode", "statuscode"}):
             return err(400, "Completed and canceled email is read-only and can't be edited (email %s has statecode"
                        " %d)." % (rid, rec["statecode"]), "")
         before = copy.deepcopy(rec)
@@ -478,13 +507,15 @@ class Dynamics(Vendor):
     # POST /activitymimeattachments
     def create_attachment(self, req):
         body = self.body(req)
-        rec = {"activitymimeattachmentid": new_guid(), "createdon": now_iso()}
+        rec = {"activitymimeattachmentid": self.client_key(body, "activitymimeattachmentid", "activitymimeattachments",
+                                                           "activitymimeattachment"), "createdon": now_iso()}
         target = None
         for k, v in body.items():
             if k in ("objectid_activitypointer@odata.bind", "objectid_email@odata.bind"):
                 if target:
                     return err(400, "Bind objectid once (objectid_email or objectid_activitypointer).")
-                sets = ("activitypointers",) if "activitypointer" in k else ("emails",)
+                # an email is an activitypointer: a change set's "$n" resolves to .../emails(id)
+                sets = ("activitypointers", "emails") if "activitypointer" in k else ("emails",)
                 target = self.bind(k, v, sets)[1]
                 rec["_emu_bind"] = k
             elif k in ATTACH_COLUMNS:
@@ -520,6 +551,10 @@ class Dynamics(Vendor):
         self.mut_create("activitymimeattachments", rec["activitymimeattachmentid"], rec)
         return self.created(req, "activitymimeattachments", rec["activitymimeattachmentid"], rec)
 
+    # POST /annotations, PATCH|GET /annotations(id), GET /annotations (dynamics_notes.py).
+    def annotations(self, req, rid):
+        return dynamics_notes.run(self, req, rid)
+
     # DELETE a directory row (recorded for delta queries).
     def delete(self, eset, logical, rid):
         rid = rid.lower()
@@ -534,7 +569,7 @@ class Dynamics(Vendor):
 
     # A record as the Web API returns it (optionally only selected columns).
     def shape(self, rec, eset, select=None):
-        key = DIRECTORY[eset][1] if eset in DIRECTORY else {"emails": "activityid"}.get(
+        key = DIRECTORY[eset][1] if eset in DIRECTORY else {"emails": "activityid", "annotations": "annotationid"}.get(
             eset, "activitymimeattachmentid")
         out = {"@odata.etag": 'W/"%d"' % rec.get("_emu_version", 0)}
         for k, v in rec.items():

@@ -175,6 +175,9 @@ def check_input(hs, otype, body, req, index=None):
     if "hs_attachment_ids" in props and props["hs_attachment_ids"] and \
             not re.match(r"^\d+(;\d+)*$", props["hs_attachment_ids"]):
         raise prop_error("hs_attachment_ids", "INVALID_ATTACHMENT_IDS", "hs_attachment_ids must be ';'-separated ids")
+    for fid in (props.get("hs_attachment_ids") or "").split(";"):
+        if fid and hs.rec("files", fid) is None:
+            raise prop_error("hs_attachment_ids", "INVALID_ATTACHMENT_IDS", "file %s does not exist" % fid)
     if otype == "notes" and len(props.get("hs_note_body", "")) > 65536:
         raise prop_error("hs_note_body", "TOO_LONG", "hs_note_body is over 65,536 characters")
     derived = {}

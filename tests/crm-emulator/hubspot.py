@@ -5,10 +5,14 @@ Paths (prefix /hubspot; base URL = BASE/hubspot):
   POST  /crm/v3/objects/{emails,notes}                 create
   POST  /crm/v3/objects/{emails,notes}/batch/create    <= 100 inputs; 207 when some fail and every
                                                        input has objectWriteTraceId, else 400
-  GET|PATCH /crm/v3/objects/{emails,notes}/{id}
+  GET|PATCH /crm/v3/objects/{emails,notes}/{id}     GET takes ?associations=contacts,companies,deals
   PUT   /crm/v3/objects/emails/{id}/associations/{toType}/{toId}/{typeId}
   GET   /crm/v3/objects/{contacts,companies,deals}     list (limit <= 100, after cursor)
   POST  /crm/v3/objects/{contacts,companies,deals,emails}/search   (limit <= 200, 10,000 cap, 5/s)
+  GET   /crm/v3/owners                                 owners (limit <= 500, after cursor; HubSpot's
+                                                       owners guide, not in the notes)
+  POST  /files/v3/files                                multipart/form-data upload: file, options
+                                                       {"access"}, folderId or folderPath (files guide)
 
 Non-search answers carry X-HubSpot-RateLimit-* headers; past the per-10 s
 budget the answer is 429 TEN_SECONDLY_ROLLING.  Private-app tokens come from
@@ -17,6 +21,7 @@ the config and never expire (a 401 is terminal for the client).
 Public: class HubSpot.
 """
 
+import base64
 import collections
 import json
 import re
@@ -24,10 +29,11 @@ import time
 import uuid
 
 import hs_checks
-from common import ApiError, Response, Vendor, bearer, now_iso, public
+
+from common import ApiError, Response, Vendor, bearer, form_data_files, now_iso, public
 
 OBJECT_TYPES = ("emails", "notes", "contacts", "companies", "deals")
-DIRECTORY = ("contacts", "companies", "deals")
+DIRECTORY = ("contacts", "companies", "deals", "owners")
 DEFAULT_PROPS = {
     "contacts": ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname"),
     "companies": ("createdate", "domain", "hs_object_id", "hs_lastmodifieddate", "name"),
@@ -52,7 +58,7 @@ class HubSpot(Vendor):
 
     name = "hubspot"
     prefixes = ("/hubspot",)
-    kinds = OBJECT_TYPES
+    kinds = OBJECT_TYPES + ("owners", "files")
 
     def reset(self):
         super().reset()
@@ -102,9 +108,15 @@ class HubSpot(Vendor):
         if tok is None or self.tokens.check(tok) != "ok":
             return self.error(req, "401")
         m = re.match(r"^/crm/v3/objects/(\w+)(/.*)?$", req.sub)
-        if not m or m.group(1) not in OBJECT_TYPES:
+        if req.sub in ("/crm/v3/owners", "/crm/v3/owners/"):
+            m = None
+            otype, rest = "owners", ""
+        elif req.sub == "/files/v3/files":
+            otype, rest = "files", ""
+        elif not m or m.group(1) not in OBJECT_TYPES:
             return hs_err(404, "Unable to infer object type from: %s" % req.sub, "OBJECT_NOT_FOUND")
-        otype, rest = m.group(1), m.group(2) or ""
+        else:
+            otype, rest = m.group(1), m.group(2) or ""
         now = time.time()
         if rest == "/search" and req.method == "POST":
             while self.search_times and self.search_times[0] <= now - 1:
@@ -139,6 +151,14 @@ class HubSpot(Vendor):
 
     # Non-search routes.
     def route(self, req, otype, rest):
+        if otype == "owners":
+            if req.method != "GET":
+                return hs_err(405, "%s %s is not emulated" % (req.method, req.sub), "VALIDATION_ERROR")
+            return self.owners(req)
+        if otype == "files":
+            if req.method != "POST":
+                return hs_err(405, "%s %s is not emulated" % (req.method, req.sub), "VALIDATION_ERROR")
+            return self.upload(req)
         writable = otype in ("emails", "notes")
         if rest == "" and req.method == "POST" and writable:
             return self.create(req, otype)
@@ -152,7 +172,10 @@ class HubSpot(Vendor):
             if rec is None or rec.get("archived"):
                 return hs_err(404, "Object not found.  objectId are usually numeric.", "OBJECT_NOT_FOUND")
             if req.method == "GET":
-                return Response.json(200, self.shape(otype, rec, self.wanted(req, otype)))
+                out = self.shape(otype, rec, self.wanted(req, otype))
+                if req.q("associations"):
+                    out["associations"] = self.associations_of(otype, rec, req.q("associations"))
+                return Response.json(200, out)
             if req.method == "PATCH" and writable:
                 return self.patch(req, otype, rec)
         m = re.match(r"^/(\d+)/associations/(\w+)/(\d+)/(\d+)$", rest)
@@ -283,6 +306,87 @@ class HubSpot(Vendor):
             {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": int(type_id)}]})
         return Response.json(200, self.shape(otype, rec))
 
+    # ?associations=contacts,companies,deals on a GET: {"contacts": {"results": [{"id", "type"}]}}
+    # (SimplePublicObjectWithAssociations; only kinds that have some appear).
+    def associations_of(self, otype, rec, wanted):
+        singular = {"emails": "email", "notes": "note", "contacts": "contact", "companies": "company",
+                    "deals": "deal", "tickets": "ticket"}
+        out = {}
+        for kind in [k for k in wanted.split(",") if k]:
+            plural = kind if kind in singular else kind + "s"
+            if kind == "company":
+                plural = "companies"
+            results = []
+            for a in rec.get("associations", []):
+                for t in a.get("types", []):
+                    target = hs_checks.ASSOC.get(otype, {}).get(t.get("associationTypeId"))
+                    if target == plural and t.get("associationCategory") == "HUBSPOT_DEFINED":
+                        results.append({"id": str(a["to"]["id"]), "type": "%s_to_%s" % (
+                            singular.get(otype, otype), singular.get(plural, plural))})
+            if results:
+                out[plural] = {"results": results}
+        return out
+
+    # GET /crm/v3/owners?limit&after&archived (owners guide: id, email, type, firstName, lastName,
+    # userId, createdAt, updatedAt, archived).
+    def owners(self, req):
+        lim = req.q("limit", "100")
+        if not lim.isdigit() or not 1 <= int(lim) <= 500:
+            return hs_err(400, "limit must be 1..500, got %s" % lim)
+        lim = int(lim)
+        archived = req.q("archived", "false") == "true"
+        recs = sorted((r for r in self.recs("owners") if bool(r.get("archived")) == archived),
+                      key=lambda r: int(r["id"]))
+        after = req.q("after")
+        if after:
+            if not after.isdigit():
+                return hs_err(400, "after must be a cursor from paging.next.after")
+            recs = [r for r in recs if int(r["id"]) >= int(after)]
+        page = recs[:lim]
+        body = {"results": [public(r) for r in page]}
+        if len(recs) > lim:
+            nxt = recs[lim]["id"]
+            body["paging"] = {"next": {"after": nxt, "link": "%s/hubspot/crm/v3/owners?after=%s&limit=%d"
+                                       % (self.emu.base_url, nxt, lim)}}
+        return Response.json(200, body)
+
+    # POST /files/v3/files (files guide): file required; options a JSON object with access;
+    # exactly one of folderId and folderPath; 201 with the File object.
+    def upload(self, req):
+        try:
+            fields = form_data_files(req)
+        except ValueError as e:
+            return hs_err(400, str(e))
+        files = [f for f in fields if f[0] == "file" and f[1] is not None]
+        values = {f[0]: f[3].decode("utf-8", "replace") for f in fields if f[1] is None}
+        if len(files) != 1:
+            return hs_err(400, "exactly one file field is required, got %d" % len(files))
+        for k in values:
+            if k not in ("options", "folderId", "folderPath", "fileName", "charsetHunch"):
+                return hs_err(400, "Unrecognized field \"%s\"" % k)
+        try:
+            options = json.loads(values.get("options", ""))
+        except ValueError:
+            return hs_err(400, "options must be a JSON object with access")
+        access = ("PUBLIC_INDEXABLE", "PUBLIC_NOT_INDEXABLE", "HIDDEN_INDEXABLE", "HIDDEN_NOT_INDEXABLE",
+                  "HIDDEN_PRIVATE", "PRIVATE", "HIDDEN_SENSITIVE", "SENSITIVE")
+        if not isinstance(options, dict) or options.get("access") not in access:
+            return hs_err(400, "options.access is required, one of %s" % ", ".join(access))
+        if ("folderId" in values) == ("folderPath" in values):
+            return hs_err(400, "give exactly one of folderId and folderPath")
+        _, fname, ctype, content = files[0]
+        name = values.get("fileName") or fname or "file"
+        stem, _, ext = name.rpartition(".")
+        oid = self.new_id()
+        t = now_iso()
+        rec = {"id": oid, "name": stem or name, "extension": ext if stem else "", "access": options["access"],
+               "size": len(content), "type": ctype, "path": "%s/%s" % (values.get("folderPath", ""), name),
+               "parentFolderId": values.get("folderId", "77"), "createdAt": t, "updatedAt": t,
+               "archived": False, "url": "https://files.example.test/%s/%s" % (oid, name),
+               "content_base64": base64.b64encode(content).decode()}
+        self.put("files", oid, rec)
+        return Response.json(201, {k: v for k, v in public(rec).items() if k != "content_base64"})
+
     # Properties asked for by ?properties=, else the defaults.
     def wanted(self, req, otype):
         props = req.q("properties")
@@ -366,13 +470,28 @@ class HubSpot(Vendor):
                 if kind == "contacts":
                     r = {"email": r["email"], "firstname": r["first"], "lastname": r["last"],
                          "hs_email_optout": "true" if r["opt_out"] else "false"}
+                elif kind == "owners":
+                    r = {"email": r["email"], "firstName": r["first"], "lastName": r["last"]}
                 elif kind == "companies":
                     r = {"name": "%s %s" % (r["first"], r["last"]), "domain": r["email"].split("@")[1]}
                 else:
                     r = {"dealname": "Deal %s" % r["last"], "dealstage": "appointmentscheduled"}
-            props = r.get("properties", r)
+            props = dict(r.get("properties", r))
             oid = str(props.pop("id", None) or self.new_id())
-            t = now_iso(t=time.time() - 86400 + len(self.recs(kind)) * 0.001)
+            if kind == "owners":
+                t = now_iso()
+                rec = {"id": oid, "email": props.get("email"), "type": "PERSON",
+                       "firstName": props.get("firstName"), "lastName": props.get("lastName"),
+                       "userId": int(oid) + 9000000, "userIdIncludingInactive": int(oid) + 9000000,
+                       "createdAt": t, "updatedAt": t, "archived": bool(props.get("archived", False))}
+                self.put(kind, oid, rec)
+                out.append(public(rec))
+                continue
+            # a record may give its own lastmodifieddate (a change made "now", for incremental sync)
+            t = props.pop("lastmodifieddate", None) or \
+                now_iso(t=time.time() - 86400 + len(self.recs(kind)) * 0.001)
+            if t == "now":
+                t = now_iso()
             p = {k: (v if isinstance(v, str) else json.dumps(v)) for k, v in props.items()}
             p.update({"hs_object_id": oid, "createdate": t, "lastmodifieddate": t, "hs_lastmodifieddate": t})
             rec = {"id": oid, "properties": p, "createdAt": t, "updatedAt": t, "archived": False}

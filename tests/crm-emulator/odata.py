@@ -16,6 +16,7 @@ import re
 from common import parse_time
 
 TOKEN_RE = re.compile(r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<lp>\()|(?P<rp>\))|(?P<comma>,)"
+                      r"|(?P<guid>[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}(?![\w-]))"
                       r"|(?P<word>[A-Za-z_][\w.@/]*)|(?P<lit>[0-9][0-9A-Za-z:.+\-]*|-[0-9][0-9.]*))")
 OPS = ("eq", "ne", "gt", "ge", "lt", "le")
 FUNCS = ("contains", "startswith", "endswith")
@@ -117,6 +118,8 @@ class _Parser:
             if val in ("true", "false"):
                 return val == "true"
             raise ODataError("Syntax error in $filter '%s': '%s' is not a literal." % (self.text, val))
+        if kind == "guid":
+            return val  # a GUID literal (unquoted), compared as text
         if kind == "lit":
             if re.match(r"^-?\d+$", val):
                 return int(val)

@@ -6,9 +6,10 @@ nextRecordsUrl resolved against the host works; instance_url = BASE/salesforce):
   POST /services/oauth2/token                 client_credentials, JWT bearer (RS256 via openssl)
   GET  /services/data/                        versions (not counted)
   POST /services/data/vNN.N/sobjects/{Type}/  EmailMessage, EmailMessageRelation, ContentVersion,
-                                              ContentDocumentLink
+                                              ContentDocumentLink, ContentNote
   GET  /services/data/vNN.N/sobjects/{Type}/{Id}
   PATCH /services/data/vNN.N/sobjects/EmailMessage/{Id}   (custom __c fields after send)
+  PATCH /services/data/vNN.N/sobjects/ContentNote/{Id}    (Title, Content)
   POST /services/data/vNN.N/composite/sobjects            sObject Collections (<= 200, allOrNone)
   GET  /services/data/vNN.N/query?q=...                   SOQL subset (soql.py), nextRecordsUrl paging
   GET  /services/data/vNN.N/query/{locator}
@@ -293,6 +294,11 @@ class Salesforce(Vendor):
                                                        "LinkedEntityId": rec["FirstPublishLocationId"],
                                                        "ShareType": "V", "Visibility": "AllUsers",
                                                        "CreatedDate": t, "SystemModstamp": t})
+        if typ == "ContentNote":
+            rec.update({"FileType": "SNOTE", "FileExtension": "snote", "IsReadOnly": False,
+                        "ContentSize": len(base64.b64decode(rec.get("Content") or ""))})
+            self.put("ContentDocument", rid, {"Id": rid, "Title": rec["Title"], "FileType": "SNOTE",
+                                              "CreatedDate": t})
         if typ == "EmailMessage":
             rec.setdefault("ActivityId", self.new_id("00T"))
         if typ == "EmailMessageRelation" and rec.get("RelationId"):
@@ -320,12 +326,15 @@ class Salesforce(Vendor):
             return sf_err(404, "The requested resource does not exist", "NOT_FOUND")
         if req.method == "GET":
             return Response.json(200, self.shape(typ, rec, ver, None))
-        if req.method == "PATCH" and typ == "EmailMessage":
+        if req.method == "PATCH" and typ in ("EmailMessage", "ContentNote"):
             body = self.body(req)
             if not isinstance(body, dict):
                 return sf_err(400, "Cannot deserialize the body", "JSON_PARSER_ERROR")
             try:
-                changes = sf_schema.check_update(self, rec, body)
+                changes = sf_schema.check_update(self, rec, body) if typ == "EmailMessage" else \
+                    sf_schema.check_note_update(self, body)
+                if typ == "ContentNote" and "Content" in changes:
+                    changes["ContentSize"] = len(base64.b64decode(changes["Content"] or ""))
             except sf_schema.SfError as e:
                 return sf_err(400, e.message, e.code, e.fields)
             rec.update(changes)
@@ -453,13 +462,17 @@ class Salesforce(Vendor):
                     r = {"Name": "%s %s" % (r["FirstName"], r["LastName"])}
             known = sf_schema.OBJECTS[kind]["fields"]
             for k in r:
-                if k not in known and k != "Id":
+                # CreatedDate/LastModifiedDate may be given, so tests of an
+                # incremental sync can place records in time
+                if k not in known and k not in ("Id", "CreatedDate", "LastModifiedDate"):
                     raise ApiError(Response.json(400, {"error": "%s has no field %r" % (kind, k)}))
             rid = sf_schema.to18(r["Id"]) if r.get("Id") else self.new_id(sf_schema.OBJECTS[kind]["prefix"])
             t = now_iso(t=time.time() - 86400 + len(self.recs(kind)) * 0.001)
             rec = {"Id": rid, "CreatedDate": t, "LastModifiedDate": t, "SystemModstamp": t}
             rec.update(sf_schema.DEFAULTS.get(kind, {}))
             rec.update({k: v for k, v in r.items() if k != "Id"})
+            if r.get("LastModifiedDate"):
+                rec["SystemModstamp"] = r["LastModifiedDate"]
             if "Name" in known and kind != "Account":
                 rec["Name"] = ("%s %s" % (rec.get("FirstName") or "", rec.get("LastName") or "")).strip()
             self.put(kind, rid, rec)
@@ -467,7 +480,10 @@ class Salesforce(Vendor):
         return out
 
     def dup_keys(self):
-        return [r.get("MessageIdentifier") for r in self.recs("EmailMessage") if r.get("MessageIdentifier")]
+        # A message saved as a sent and a received copy (internal mail) is two
+        # EmailMessages with one MessageIdentifier: the key includes Incoming.
+        return ["%s|%s" % (r["MessageIdentifier"], "in" if r.get("Incoming") else "out")
+                for r in self.recs("EmailMessage") if r.get("MessageIdentifier")]
 
     def extra_stats(self):
         return {"api_usage": self.api_used, "daily_limit": int(self.opt("daily_limit", 100000)),

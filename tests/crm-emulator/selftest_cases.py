@@ -395,6 +395,25 @@ def case_hubspot(h):
     r = h.call("POST", HS + "/emails", hs_email(contact, deal), HSH)
     h.check("hubspot: email 201 with associations", r.status == 201 and r.json["properties"]["hs_email_from_email"] ==
             "alice@example.com", r)
+    r = h.call("GET", HS + "/emails/%s?associations=contacts,companies,deals" % r.json["id"], headers=HSH)
+    h.check("hubspot: GET ?associations= lists the email's contact and deal", r.status == 200 and
+            r.json["associations"]["contacts"]["results"][0]["id"] == str(contact) and
+            r.json["associations"]["deals"]["results"][0]["type"] == "email_to_deal", r)
+    owner = h.seed("hubspot", "owners", generate=3)[0]["id"]
+    r = h.call("GET", "/hubspot/crm/v3/owners?limit=2", headers=HSH)
+    h.check("hubspot: owners list, paged", r.status == 200 and r.json["results"][0]["id"] == owner and
+            r.json["results"][0]["email"] == "owner0000@example.test" and "after" in r.json["paging"]["next"], r)
+    boundary = "b0undary"
+    form = ("--%s\r\nContent-Disposition: form-data; name=\"file\"; filename=\"q.pdf\"\r\nContent-Type: "
+            "application/pdf\r\n\r\n%%PDF-1\r\n--%s\r\nContent-Disposition: form-data; name=\"options\"\r\n\r\n"
+            "{\"access\":\"PRIVATE\"}\r\n--%s\r\nContent-Disposition: form-data; name=\"folderPath\"\r\n\r\n"
+            "/crm\r\n--%s--\r\n" % ((boundary,) * 4)).encode()
+    r = h.call("POST", "/hubspot/files/v3/files", form, dict(HSH, **{"Content-Type":
+                                                                    "multipart/form-data; boundary=" + boundary}))
+    h.check("hubspot: file upload 201", r.status == 201 and r.json["extension"] == "pdf" and r.json["size"] == 6 and
+            "content_base64" not in r.json and "_emu_seq" not in r.json, r)
+    r2 = h.call("POST", HS + "/emails", hs_email(hs_attachment_ids=r.json["id"] + ";999999"), HSH)
+    h.check("hubspot: hs_attachment_ids of a file that does not exist -> 400", r2.status == 400, r2)
     h.check("hubspot: rate-limit headers", "x-hubspot-ratelimit-remaining" in r.headers, r.headers)
     bad = (("direction OUTGOING", hs_email(hs_email_direction="OUTGOING")),
            ("numeric property", hs_email(hs_email_subject=5)),
@@ -551,3 +570,7 @@ CASES = [case_webhook, case_dynamics, case_dynamics_batch_paging, case_salesforc
 from selftest_faults import FAULT_CASES  # noqa: E402
 
 CASES += FAULT_CASES
+
+from selftest_zoho_notes import ZOHO_NOTE_CASES  # noqa: E402
+
+CASES += ZOHO_NOTE_CASES

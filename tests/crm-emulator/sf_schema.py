@@ -8,7 +8,7 @@ anything but Contact/Lead/User), idlist (arg = allowed objects), datetime,
 base64.  Custom fields (name__c) are accepted when allow_custom_fields is
 true (default) or listed in custom_fields.
 
-Public: OBJECTS, DEFAULTS, SfError, check(), check_update(), canon_object(),
+Public: OBJECTS, DEFAULTS, SfError, check(), check_update(), check_note_update(), canon_object(),
 canon_field(), type_of(), to18().
 """
 
@@ -57,6 +57,14 @@ OBJECTS = {
         "ContentDocumentId": (R, ("ContentDocument",), True, True), "LinkedEntityId": (R, "any", True, True),
         "ShareType": (P, ("V", "C", "I"), True, False),
         "Visibility": (P, ("AllUsers", "InternalUsers", "SharedUsers"), True, False)}},
+    # ContentNote (object reference "ContentNote": create/update of Title and
+    # Content, base64; "To relate a note to a record, use ContentDocumentLink").
+    # Its Id is the note's ContentDocument Id (069), so links refer to it.
+    "ContentNote": {"prefix": "069", "createable": True, "fields": {
+        "Title": (S, 255, True, True), "Content": (X, None, True, False), "FileType": (S, 20, False, False),
+        "FileExtension": (S, 40, False, False), "ContentSize": (S, None, False, False),
+        "TextPreview": (S, 255, False, False), "IsReadOnly": (B, None, False, False),
+        "LatestPublishedVersionId": (R, ("ContentVersion",), False, False)}},
     "ContentDocument": {"prefix": "069", "fields": {"Title": (S, 255, False, False),
                                                      "LatestPublishedVersionId": (R, ("ContentVersion",), False,
                                                                                   False)}},
@@ -289,4 +297,18 @@ def check_update(sf, rec, body):
             raise SfError("FIELD_INTEGRITY_EXCEPTION", "%s: an EmailMessage that is not a Draft can only change"
                           " IsExternallyVisible and custom fields" % name, [name])
         out[name] = _value(sf, "EmailMessage", name, OBJECTS["EmailMessage"]["fields"][name], v)
+    return out
+
+
+def check_note_update(sf, body):
+    """PATCH of a ContentNote: "Only the Content and Title fields can be updated"."""
+    sf.emu_warnings = []
+    out = {}
+    fields = OBJECTS["ContentNote"]["fields"]
+    for k, v in body.items():
+        name = canon_field("ContentNote", k)
+        if name not in ("Title", "Content"):
+            raise SfError("INVALID_FIELD_FOR_INSERT_UPDATE", "Unable to create/update fields: %s. Only the Content"
+                          " and Title fields of a note can be updated." % k, [k])
+        out[name] = _value(sf, "ContentNote", name, fields[name], v)
     return out

@@ -11,6 +11,7 @@ Paths (prefix /zoho; accounts URL = BASE/zoho, api_domain = BASE/zoho):
   GET  /crm/v8/{module}?fields=...&per_page&page|page_token   (fields required; If-Modified-Since)
   GET  /crm/v8/{module}/{id}
   POST /crm/v8/files                                    multipart/form-data, <= 10 files, <= 20 MB each
+  POST /crm/v8/Notes, PUT|GET /crm/v8/Notes/{id}, GET /crm/v8/{module}/{id}/Notes   (zoho_notes.py)
 
 API calls take "Authorization: Zoho-oauthtoken <token>".
 
@@ -23,6 +24,7 @@ import time
 
 from common import ApiError, Response, Vendor, form_data_files, now_iso, parse_form, parse_time, public
 import zoho_checks
+import zoho_notes
 
 MODULES = ("Leads", "Contacts", "Accounts", "Deals", "Quotes", "Invoices", "Sales_Orders", "Purchase_Orders")
 SEEDABLE = ("Leads", "Contacts", "Accounts", "Deals")
@@ -38,7 +40,7 @@ class Zoho(Vendor):
 
     name = "zoho"
     prefixes = ("/zoho",)
-    kinds = ("Emails", "files") + SEEDABLE
+    kinds = ("Emails", "files", "Notes") + SEEDABLE
 
     def reset(self):
         super().reset()
@@ -85,6 +87,15 @@ class Zoho(Vendor):
         self.credits += 1
         if self.credits > int(self.opt("daily_credits", 10 ** 9)):
             return self.error(req, "429")
+        n = re.match(r"^/crm/v8/Notes(?:/(\d+))?/?$", req.sub)
+        if n:
+            return zoho_notes.handle(self, req, n.group(1), None)
+        n = re.match(r"^/crm/v8/(\w+)/(\d+)/Notes/?$", req.sub)
+        if n:
+            if n.group(1) not in MODULES:
+                return Response.json(404, {"code": "INVALID_MODULE", "details": {"resource_path_index": 0},
+                                           "message": "the module name given seems to be invalid", "status": "error"})
+            return zoho_notes.handle(self, req, None, (n.group(1), n.group(2)))
         m = re.match(r"^/crm/v8/(\w+)(?:/(\w+))?(?:/(actions/associate_email))?/?$", req.sub)
         if not m:
             return zerr(404, "INVALID_URL_PATTERN", "Please check if the URL trying to access is a correct one")
@@ -297,7 +308,8 @@ class Zoho(Vendor):
         return out
 
     def dup_keys(self):
-        return [(r["module"], r["record_id"], r["original_message_id"]) for r in self.recs("Emails")]
+        return [(r["module"], r["record_id"], r["original_message_id"]) for r in self.recs("Emails")] + \
+            zoho_notes.dup_keys(self)
 
     def extra_stats(self):
         return {"mints": self.tokens.issued, "mints_denied": self.denied, "credits_used": self.credits,

@@ -566,7 +566,7 @@ mta_make_message() {
 # swaks adds an empty line unless the data ends with "\n.\n", so a copy
 # with the terminating dot is sent (swaks dot-stuffs every other line).
 mta_swaks() {
-	local port=$1 from=$2 to=$3 file=$4 data=$MTA_TMP/swaks.$$.data
+	local port=$1 from=$2 to=$3 file=$4 data=$MTA_TMP/swaks.$BASHPID.data
 	shift 4
 	{ cat "$file"; echo .; } >"$data"
 	swaks --server 127.0.0.1 --port "$port" --from "$from" --to "$to" \

@@ -68,6 +68,8 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
 	g_ptr_array_set_size(s->headers, 0);
 	MHD_get_connection_values(conn, MHD_HEADER_KIND, keep_header, s->headers);
 	g_string_assign(s->body, body->str);
+	g_ptr_array_add(s->log, g_strdup_printf("%s %s%s%s\n%s", method, url, s->query[0] != '\0' ? "?" : "",
+	    s->query, body->str));
 	queued = g_queue_pop_head(s->queue);
 	a = queued != NULL ? *queued : s->answer;
 	lines = g_strsplit(a.headers != NULL ? a.headers : "", "\n", -1);
@@ -115,6 +117,7 @@ test_http_start(void)
 	s->queue = g_queue_new();
 	s->headers = g_ptr_array_new_with_free_func(g_free);
 	s->body = g_string_new(NULL);
+	s->log = g_ptr_array_new_with_free_func(g_free);
 	s->answer.status = 200;
 	s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
 	    0, NULL, NULL, handle, s, MHD_OPTION_NOTIFY_COMPLETED, done, NULL,
@@ -136,6 +139,7 @@ test_http_stop(test_http *s)
 	g_queue_free_full(s->queue, g_free);
 	g_ptr_array_unref(s->headers);
 	g_string_free(s->body, TRUE);
+	g_ptr_array_unref(s->log);
 	g_free(s->method);
 	g_free(s->path);
 	g_free(s->query);

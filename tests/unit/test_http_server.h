@@ -3,7 +3,8 @@
  * connector tests (libmicrohttpd, in the test process): it answers every
  * request with the status, headers and body set in it (or a queue of
  * answers), optionally after a delay, and keeps the last request (method,
- * path, query, headers, body) and a count.
+ * path, query, headers, body), a count, and a log of every request
+ * ("METHOD PATH[?QUERY]\nBODY", for connectors that make several calls).
  *
  * Ownership: test_http_start returns a server stopped and freed with
  * test_http_stop; strings in `last` belong to it.
@@ -33,6 +34,7 @@ typedef struct test_http {
 	char *method, *path, *query;
 	GPtrArray *headers;        /* "name: value", names lower-case */
 	GString *body;
+	GPtrArray *log;             /* char * "METHOD PATH[?QUERY]\nBODY", every request */
 	void *daemon;
 } test_http;
 
