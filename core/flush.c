@@ -65,6 +65,7 @@ struct run {
 	GAsyncQueue *results;      /* outcome * */
 	GHashTable *lanes;         /* name -> lane * */
 	flush_stats st;
+	gint64 started;            /* unix s: jobs due by then are this drain's */
 };
 
 /* The spool policy from the config. */
@@ -376,7 +377,10 @@ static int
 fill(run *r, gboolean *ok, GError **err)
 {
 	gint64 now = r->env->now(r->env->data);
-	GPtrArray *due = spool_due_profiles(r->db, now, err);
+	/* jobs due by the start of this drain: a job it scheduled for a
+	 * retry waits for the next one (the daemon polls again), so a
+	 * failing CRM does not burn every attempt in one drain */
+	GPtrArray *due = spool_due_profiles(r->db, MIN(now, r->started), err);
 	int handed = 0;
 
 	if (due == NULL) {
@@ -390,7 +394,7 @@ fill(run *r, gboolean *ok, GError **err)
 
 		if (room <= 0 || limiter_paused_for(l->lim) > 0)
 			continue;
-		jobs = spool_lease_profile(r->db, &r->pol, now, l->name, room, err);
+		jobs = spool_lease_profile(r->db, &r->pol, now, r->started, l->name, room, err);
 		if (jobs == NULL) {
 			*ok = FALSE;
 			break;
@@ -456,7 +460,7 @@ flush_run(crm_db *db, const crm_config *cfg, const flush_env *env,
 	GError *e = NULL;
 	run r = { pauseboard_open(cfg->spool_path, &e), db, cfg, env, flush_policy(cfg),
 	    g_async_queue_new(), g_hash_table_new_full(g_str_hash, g_str_equal, NULL, lane_free),
-	    { 0, 0, 0, 0 } };
+	    { 0, 0, 0, 0 }, env->now(env->data) };
 	gboolean ok = TRUE, stopping = FALSE;
 
 	if (r.board == NULL) {

@@ -214,13 +214,13 @@ lease_one(crm_db *db, gint64 id, gint64 lease_id, gint64 now, gint64 until, GErr
 GPtrArray *
 spool_lease(crm_db *db, const spool_policy *pol, gint64 now, int max, GError **err)
 {
-	return spool_lease_profile(db, pol, now, NULL, max, err);
+	return spool_lease_profile(db, pol, now, now, NULL, max, err);
 }
 
 /* The same for one profile's jobs (NULL: every profile's). */
 GPtrArray *
-spool_lease_profile(crm_db *db, const spool_policy *pol, gint64 now, const char *profile,
-    int max, GError **err)
+spool_lease_profile(crm_db *db, const spool_policy *pol, gint64 now, gint64 due_at,
+    const char *profile, int max, GError **err)
 {
 	GPtrArray *out = g_ptr_array_new_with_free_func(job_free_notify);
 	GArray *ids = g_array_new(FALSE, FALSE, sizeof(gint64));
@@ -254,7 +254,7 @@ spool_lease_profile(crm_db *db, const spool_policy *pol, gint64 now, const char 
 		goto fail;
 	if ((int)ids->len < max &&
 	    !collect_ids(db, "SELECT id FROM jobs WHERE state = 0 AND not_before <= ?1 "
-	    "AND (?3 IS NULL OR profile = ?3) ORDER BY not_before, id LIMIT ?2", now,
+	    "AND (?3 IS NULL OR profile = ?3) ORDER BY not_before, id LIMIT ?2", MIN(due_at, now),
 	    max - (int)ids->len, profile, ids, err))
 		goto fail;
 	if (ids->len == 0) {

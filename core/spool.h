@@ -134,9 +134,11 @@ gboolean spool_enqueue_batch(crm_db *db, const spool_new_job *const *jobs,
  */
 GPtrArray *spool_lease(crm_db *db, const spool_policy *pol, gint64 now,
     int max, GError **err);
-/* The same for one profile's jobs (NULL: every profile's). */
+/* The same for one profile's jobs (NULL: every profile's), taking only
+ * pending jobs due by due_at (<= now: a drain started at due_at does not
+ * take again the jobs it scheduled for a retry meanwhile). */
 GPtrArray *spool_lease_profile(crm_db *db, const spool_policy *pol, gint64 now,
-    const char *profile, int max, GError **err);
+    gint64 due_at, const char *profile, int max, GError **err);
 /* Mark done. FALSE if the lease was lost (job re-leased meanwhile). */
 gboolean spool_ack(crm_db *db, const spool_job *job, gint64 now, GError **err);
 /*

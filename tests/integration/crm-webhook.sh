@@ -215,5 +215,44 @@ else
 		mta_not_ok "refusal message" "$(cat "$MTA_TMP/refuse.log")"
 fi
 chmod 640 "$SECRET"
+# TLS is always verified: an emulator on HTTPS with a certificate from our
+# own CA is refused, until the profile names that CA in ca_file
+if command -v openssl >/dev/null 2>&1 && [ -x "$top_builddir/bench/spool-fill" ]; then
+	T=$MTA_TMP/tls
+	mkdir -p "$T/crm/tmp"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=crm-milter test CA" \
+		-keyout "$T/ca.key" -out "$T/ca.pem" >/dev/null 2>&1
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$T/srv.key" \
+		-out "$T/srv.csr" >/dev/null 2>&1
+	printf 'subjectAltName=IP:127.0.0.1\n' >"$T/ext"
+	openssl x509 -req -in "$T/srv.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial \
+		-days 2 -extfile "$T/ext" -out "$T/srv.pem" >/dev/null 2>&1
+	chmod 644 "$T/ca.pem"
+	python3 "$top_srcdir/tests/crm-emulator/emulator.py" --config "$MTA_TMP/emu.json" --port 0 \
+		--port-file "$T/port" --tls-cert "$T/srv.pem" --tls-key "$T/srv.key" >>"$T/emulator.log" 2>&1 &
+	mta_track $!
+	for _ in $(seq 1 100); do [ -s "$T/port" ] && break; sleep 0.1; done
+	chown -R crm-milter: "$T/crm"
+	tls_conf() {
+		cat >"$T/conf" <<EOF
+milter { user = "crm-milter" tmp_dir = "$T/crm/tmp" }
+spool { path = "$T/crm/spool.db"  backoff_base = 1  backoff_max = 1 }
+crm "tls" { type = webhook  url = "https://127.0.0.1:$(cat "$T/port")/webhook/tls"  secret_file = "$SECRET" $1 }
+EOF
+	}
+	tls_conf ""
+	su -s /bin/sh crm-milter -c "'$top_builddir/bench/spool-fill' '$T/crm/spool.db' tls 1" >/dev/null
+	"$FLUSHER" -c "$T/conf" --once >"$T/flush1.log" 2>&1
+	"$CTL" -c "$T/conf" queue profiles --json >"$T/p1.json"
+	python3 -c 'import json,sys; p=json.load(open(sys.argv[1]))[0]; sys.exit(0 if p["pending"]==1 and "certificate" in (p["last_error"] or "").lower() else 1)' "$T/p1.json" &&
+		mta_ok "a certificate from an unknown CA is refused (TLS verified), the job waits" ||
+		mta_not_ok "TLS verification" "$(cat "$T/p1.json")"
+	tls_conf "ca_file = \"$T/ca.pem\""
+	sleep 1.1
+	"$FLUSHER" -c "$T/conf" --once >"$T/flush2.log" 2>&1
+	"$CTL" -c "$T/conf" queue profiles --json >"$T/p2.json"
+	python3 -c 'import json,sys; p=json.load(open(sys.argv[1]))[0]; sys.exit(0 if p["done"]==1 and p["pending"]==0 else 1)' "$T/p2.json" &&
+		mta_ok "with that CA in ca_file the document goes over HTTPS" || mta_not_ok "ca_file" "$(cat "$T/p2.json" "$T/flush2.log")"
+fi
 mta_check_log_clean "$MTA_TMP/crm-milter.log"
 mta_done

@@ -321,7 +321,7 @@ test_retry_after_pauses_one_profile(void **state)
 	due = spool_due_profiles(f->db, f->t, NULL);
 	assert_int_equal(due->len, 0);
 	g_ptr_array_unref(due);
-	GPtrArray *l = spool_lease_profile(f->db, &pol, f->t, "slow4", 10, NULL);
+	GPtrArray *l = spool_lease_profile(f->db, &pol, f->t, f->t, "slow4", 10, NULL);
 	assert_int_equal(l->len, 0);
 	g_ptr_array_unref(l);
 	/* after it (the shared pause board counts real time): all five go */
