@@ -9,6 +9,7 @@
 
 struct crm_message {
 	GMimeMessage *mime;
+	gint64 headers_end;      /* where the parser saw the header block end */
 	gsize size;
 	gboolean has_attachments;
 };
@@ -97,6 +98,7 @@ message_parse(const guint8 *data, gsize len, GError **err)
 	parser = g_mime_parser_new_with_stream(stream);
 	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
 	mime = g_mime_parser_construct_message(parser, NULL);
+	gint64 he = g_mime_parser_get_headers_end(parser);
 	g_object_unref(parser);
 	g_object_unref(stream);
 	if (mime == NULL) {
@@ -106,6 +108,7 @@ message_parse(const guint8 *data, gsize len, GError **err)
 	}
 	m = g_new0(crm_message, 1);
 	m->mime = mime;
+	m->headers_end = he;
 	m->size = len;
 	g_mime_message_foreach(mime, find_attachment, &m->has_attachments);
 	return m;
@@ -126,6 +129,13 @@ GMimeMessage *
 message_mime(const crm_message *m)
 {
 	return m->mime;
+}
+
+/* Where the header block ended, as GMime's parser saw it. */
+gint64
+message_headers_end(const crm_message *m)
+{
+	return m->headers_end;
 }
 
 gsize

@@ -15,7 +15,7 @@
  * NULL-safe, returns NULL); strings it returns are borrowed from it.
  *
  * Public: message_parse, message_free, message_header, message_headers,
- *         message_mime, message_size, message_has_attachments,
+ *         message_mime, message_headers_end, message_size, message_has_attachments,
  *         message_part_is_inline, message_part_is_attachment,
  *         message_gmime_init.
  */
@@ -35,6 +35,9 @@ crm_message *message_parse(const guint8 *data, gsize len, GError **err);
 crm_message *message_free(crm_message *m);
 
 GMimeMessage *message_mime(const crm_message *m);
+/* Where the header block ended (GMime's parser offset; the rewrite reuses
+ * the parse with it). */
+gint64 message_headers_end(const crm_message *m);
 gsize message_size(const crm_message *m);
 /* The first value of a header (unfolded, RFC 2047 decoded), or NULL. */
 const char *message_header(const crm_message *m, const char *name);

@@ -66,8 +66,8 @@ outgoing_header_edits(const crm_decision *d, const char *new_subject)
 /* The tracking rewrite with cfg's options under a new tracking id. */
 rewrite_status
 outgoing_track(const crm_config *cfg, const token_ring *ring, html_links_ctx *tokenizer,
-    guint track, const guint8 *raw, gsize len, GByteArray *body, rewrite_stats *stats,
-    char **track_hex, char **reason, GError **err)
+    guint track, const guint8 *raw, gsize len, const crm_message *parsed, GByteArray *body,
+    rewrite_stats *stats, char **track_hex, char **reason, GError **err)
 {
 	const GPtrArray *ex = cfg->tracking.exclude_domains;
 	const char **exclude = g_new0(const char *, (ex != NULL ? ex->len : 0) + 1);
@@ -87,7 +87,8 @@ outgoing_track(const crm_config *cfg, const token_ring *ring, html_links_ctx *to
 	opts.exclude_domains = exclude;
 	opts.max_html_size = (gsize)cfg->tracking.max_html_size;
 	opts.tokenizer = tokenizer;
-	st = rewrite_message(raw, len, &opts, body, stats, reason, err);
+	st = rewrite_parsed(raw, len, parsed != NULL ? message_mime(parsed) : NULL,
+	    parsed != NULL ? message_headers_end(parsed) : -1, &opts, body, stats, reason, err);
 	if (st == REWRITE_DONE && track_hex != NULL) {
 		GString *hex = g_string_sized_new(TOKEN_ID_LEN * 2);
 		for (int i = 0; i < TOKEN_ID_LEN; i++)

@@ -32,6 +32,7 @@
 
 #include "config.h"
 #include "decide.h"
+#include "message.h"
 #include "html_links.h"
 #include "rewrite.h"
 #include "token.h"
@@ -47,14 +48,15 @@ GPtrArray *outgoing_header_edits(const crm_decision *d, const char *new_subject)
 
 /*
  * Rewrite raw for tracking with cfg's tracking options and ring; the
- * tokenizer may be NULL. On REWRITE_DONE body holds the new body and
+ * tokenizer may be NULL; parsed (may be NULL) is raw already parsed, so it
+ * is not parsed again. On REWRITE_DONE body holds the new body and
  * *track_hex (if not NULL) the new message's tracking id in hex. *reason
  * and err as rewrite_message.
  */
 rewrite_status outgoing_track(const crm_config *cfg, const token_ring *ring,
     html_links_ctx *tokenizer, guint track, const guint8 *raw, gsize len,
-    GByteArray *body, rewrite_stats *stats, char **track_hex, char **reason,
-    GError **err);
+    const crm_message *parsed, GByteArray *body, rewrite_stats *stats,
+    char **track_hex, char **reason, GError **err);
 
 /* raw with edits (may be NULL) applied and the body replaced by body (NULL:
  * kept), appended to out. Line ends of added lines follow the message's. */

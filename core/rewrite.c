@@ -639,9 +639,8 @@ do_part(rw *r, part_job *j, guint n, GError **err)
 
 /* Offset of the body: after the blank line that ends the header block. */
 static gsize
-body_start(GMimeParser *p, const guint8 *raw, gsize len)
+body_start(gint64 he, const guint8 *raw, gsize len)
 {
-	gint64 he = g_mime_parser_get_headers_end(p);
 	gsize at = he < 0 ? 0 : MIN((gsize)he, len);
 
 	if (at + 1 < len && raw[at] == '\r' && raw[at + 1] == '\n')
@@ -656,8 +655,17 @@ rewrite_status
 rewrite_message(const guint8 *raw, gsize len, const rewrite_opts *opts,
     GByteArray *new_body, rewrite_stats *stats, char **reason, GError **err)
 {
-	GMimeStream *stream;
-	GMimeParser *parser;
+	return rewrite_parsed(raw, len, NULL, -1, opts, new_body, stats, reason, err);
+}
+
+/* The same on a message already parsed from raw (NULL: parse it here). */
+rewrite_status
+rewrite_parsed(const guint8 *raw, gsize len, GMimeMessage *given, gint64 headers_end,
+    const rewrite_opts *opts, GByteArray *new_body, rewrite_stats *stats, char **reason,
+    GError **err)
+{
+	GMimeStream *stream = NULL;
+	GMimeParser *parser = NULL;
 	GMimeMessage *msg;
 	GMimeHeaderList *hl;
 	rewrite_status st = REWRITE_UNCHANGED;
@@ -673,22 +681,30 @@ rewrite_message(const guint8 *raw, gsize len, const rewrite_opts *opts,
 	r.jobs = g_ptr_array_new_with_free_func(job_free);
 	r.notes = g_string_new(NULL);
 	r.line = g_string_sized_new(4096);
-	if (raw != NULL && len > 0) {
-		/* GMime reads raw where it is (no 40 KB copy per message): the
-		 * array only lends it, and is taken apart again below */
-		wrap = g_byte_array_new_take((guint8 *)(void *)raw, len);
-		stream = g_mime_stream_mem_new_with_byte_array(wrap);
-		g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
-	} else
-		stream = g_mime_stream_mem_new_with_buffer("", 0);
-	parser = g_mime_parser_new_with_stream(stream);
-	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
-	if ((msg = g_mime_parser_construct_message(parser, NULL)) == NULL) {
+	if (given != NULL) {
+		/* parsed once already (the milter's own parse of the same bytes,
+		 * so the parts' offsets are offsets into raw) */
+		msg = g_object_ref(given);
+	} else {
+		if (raw != NULL && len > 0) {
+			/* GMime reads raw where it is (no 40 KB copy per message):
+			 * the array only lends it, and is taken apart again below */
+			wrap = g_byte_array_new_take((guint8 *)(void *)raw, len);
+			stream = g_mime_stream_mem_new_with_byte_array(wrap);
+			g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
+		} else
+			stream = g_mime_stream_mem_new_with_buffer("", 0);
+		parser = g_mime_parser_new_with_stream(stream);
+		g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+		msg = g_mime_parser_construct_message(parser, NULL);
+		headers_end = g_mime_parser_get_headers_end(parser);
+	}
+	if (msg == NULL) {
 		g_set_error(&e, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "GMime cannot parse the message");
 		st = REWRITE_FAILED;
 		goto done;
 	}
-	body = body_start(parser, raw, len);
+	body = body_start(headers_end, raw, len);
 	hl = g_mime_object_get_header_list(GMIME_OBJECT(msg));
 	if (g_mime_header_list_contains(hl, "DKIM-Signature") ||
 	    g_mime_header_list_contains(hl, "ARC-Message-Signature"))
@@ -765,8 +781,10 @@ done:
 	g_string_free(r.line, TRUE);
 	if (msg != NULL)
 		g_object_unref(msg);
-	g_object_unref(parser);
-	g_object_unref(stream);
+	if (parser != NULL)
+		g_object_unref(parser);
+	if (stream != NULL)
+		g_object_unref(stream);
 	if (wrap != NULL)
 		g_byte_array_free(wrap, FALSE);  /* gives raw back, does not free it */
 	return st;

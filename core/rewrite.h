@@ -59,12 +59,13 @@
  * thread uses at a time: keep one per milter connection) and new_body;
  * *reason is new (g_free) and set for every status (a line for the log).
  *
- * Public: rewrite_message, rewrite_status_name.
+ * Public: rewrite_message, rewrite_parsed, rewrite_status_name.
  */
 #ifndef CRM_REWRITE_H
 #define CRM_REWRITE_H
 
 #include <glib.h>
+#include <gmime/gmime.h>
 
 #include "html_links.h"
 #include "token.h"
@@ -98,6 +99,12 @@ typedef struct rewrite_stats {
  * stats may be NULL. */
 rewrite_status rewrite_message(const guint8 *raw, gsize len, const rewrite_opts *opts,
     GByteArray *new_body, rewrite_stats *stats, char **reason, GError **err);
+/* The same, reusing a parse of raw (GMimeMessage *msg, not changed, and
+ * the parser's headers_end); msg NULL parses here. The milter parses each
+ * message once (core/message.c) and hands that parse over. */
+rewrite_status rewrite_parsed(const guint8 *raw, gsize len, GMimeMessage *msg,
+    gint64 headers_end, const rewrite_opts *opts, GByteArray *new_body,
+    rewrite_stats *stats, char **reason, GError **err);
 const char *rewrite_status_name(rewrite_status st);
 
 #endif

@@ -110,7 +110,7 @@ write_output(JsonNode *root, const crm_config *cfg, const crm_decision *d,
 			fprintf(stderr, "crm-milterctl: %s\n", e->message);
 			goto out;
 		}
-		st = outgoing_track(cfg, ring, NULL, d->track, data, len, body, &stats, &hex,
+		st = outgoing_track(cfg, ring, NULL, d->track, data, len, NULL, body, &stats, &hex,
 		    &reason, &e);
 		json_object_set_string_member(o, "tracking", rewrite_status_name(st));
 		if (reason != NULL)

@@ -188,7 +188,7 @@ apply_edits(SMFICTX *ctx, msg_ctx *m, const crm_decision *d, const char *new_sub
  * string) when the body was replaced, else NULL. */
 static char *
 track(SMFICTX *ctx, conn_ctx *c, msg_ctx *m, const crm_decision *d,
-    const guint8 *data, gsize len)
+    const guint8 *data, gsize len, const crm_message *msg)
 {
 	rewrite_stats stats;
 	GByteArray *body = g_byte_array_new();
@@ -199,7 +199,7 @@ track(SMFICTX *ctx, conn_ctx *c, msg_ctx *m, const crm_decision *d,
 	if (c->html == NULL)
 		c->html = html_links_ctx_new(NULL);   /* NULL: rewrite makes its own */
 	memset(&stats, 0, sizeof(stats));
-	st = outgoing_track(c->rt->cfg, c->rt->ring, c->html, d->track, data, len, body,
+	st = outgoing_track(c->rt->cfg, c->rt->ring, c->html, d->track, data, len, msg, body,
 	    &stats, &hex, &reason, &e);
 	if (st == REWRITE_DONE) {
 		gsize off = 0;
@@ -294,7 +294,7 @@ eom_run(SMFICTX *ctx, conn_ctx *c, msg_ctx *m)
 		log_msg(CRM_LOG_INFO, ctx_qid(m), "not tracked: %s", d.why_no_track);
 	if (d.track != 0 && d.save != NULL && msg != NULL && m->error == NULL &&
 	    c->rt->ring != NULL && cfg->tracking.base_url != NULL)
-		track_id = track(ctx, c, m, &d, data, len);
+		track_id = track(ctx, c, m, &d, data, len, msg);
 	if (d.save != NULL && m->error == NULL) {
 		if (data == NULL || msg == NULL)
 			log_msg(CRM_LOG_WARNING, ctx_qid(m), "not saved: the message was not captured whole");

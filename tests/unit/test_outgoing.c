@@ -153,7 +153,7 @@ test_track_and_render(void **state)
 	ring = token_ring_from_text(keys, "keys", &e);
 	assert_non_null(ring);
 	assert_int_equal(outgoing_track(&cfg, ring, NULL, TRACK_OPENS | TRACK_CLICKS,
-	    (const guint8 *)raw, strlen(raw), body, &stats, &hex, &reason, &e), REWRITE_DONE);
+	    (const guint8 *)raw, strlen(raw), NULL, body, &stats, &hex, &reason, &e), REWRITE_DONE);
 	assert_int_equal(stats.links, 1);
 	assert_true(stats.pixel);
 	assert_non_null(hex);
