@@ -47,6 +47,8 @@ profile() {
 	dynamics365) echo "crm \"bench\" { type = dynamics365  url = \"$MTA_EMU/dynamics\"
 	  token_url = \"$MTA_EMU/dynamics/login/$DYN_TENANT/oauth2/v2.0/token\"  tenant = \"$DYN_TENANT\"
 	  client_id = \"11111111-2222-3333-4444-555555555555\"  client_secret_file = \"$MTA_TMP/dynamics.secret\"  directory_sync = 0 }" ;;
+	salesforce) echo "crm \"bench\" { type = salesforce  url = \"$MTA_EMU/salesforce\"  client_id = \"3MVG9emulatorConsumerKey\"
+	  client_secret_file = \"$MTA_TMP/salesforce.secret\"  directory_sync = 0 }" ;;
 	hubspot) echo "crm \"bench\" { type = hubspot  url = \"$MTA_EMU/hubspot\"  token_file = \"$MTA_TMP/hubspot.token\"  directory_sync = 0 }" ;;
 	zoho) echo "crm \"bench\" { type = zoho  token_url = \"$MTA_EMU/zoho/oauth/v2/token\"  client_id = \"1000.EMULATORCLIENT\"
 	  client_secret_file = \"$MTA_TMP/zoho.secret\"  token_file = \"$MTA_TMP/zoho.refresh\"  directory_sync = 0 }" ;;
@@ -62,9 +64,10 @@ DYN_TENANT=00000000-0000-0000-0000-00000000c0de
 printf 'bench-webhook-secret-0123456789\n' >"$SECRET"
 printf 'dynamics-emulator-secret\n' >"$MTA_TMP/dynamics.secret"
 printf 'pat-na1-00000000-emulator\n' >"$MTA_TMP/hubspot.token"
+printf 'salesforce-emulator-secret\n' >"$MTA_TMP/salesforce.secret"
 printf 'zoho-emulator-secret\n' >"$MTA_TMP/zoho.secret"
 printf '1000.emulator.refresh\n' >"$MTA_TMP/zoho.refresh"
-for f in "$SECRET" "$MTA_TMP/dynamics.secret" "$MTA_TMP/hubspot.token" "$MTA_TMP/zoho.secret" "$MTA_TMP/zoho.refresh"; do
+for f in "$SECRET" "$MTA_TMP/dynamics.secret" "$MTA_TMP/salesforce.secret" "$MTA_TMP/hubspot.token" "$MTA_TMP/zoho.secret" "$MTA_TMP/zoho.refresh"; do
 	chown root:crm-milter "$f"
 	chmod 640 "$f"
 done

@@ -15,6 +15,7 @@
 	&connector_zoho_ops, \
 	&connector_hubspot_ops, \
 	&connector_dynamics_ops, \
+	&connector_salesforce_ops, \
 	/* builtin connectors end */
 
 static const connector_ops *registry[MAX_TYPES] = { BUILTINS };

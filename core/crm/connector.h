@@ -107,6 +107,7 @@ extern const connector_ops connector_webhook_ops;
 extern const connector_ops connector_zoho_ops;
 extern const connector_ops connector_hubspot_ops;
 extern const connector_ops connector_dynamics_ops;
+extern const connector_ops connector_salesforce_ops;
 /* connector ops end */
 
 /* Body text kept per activity by the ledger connector. */
