@@ -66,6 +66,7 @@ struct run {
 	GHashTable *lanes;         /* name -> lane * */
 	flush_stats st;
 	gint64 started;            /* unix s: jobs due by then are this drain's */
+	GHashTable *tried;         /* job ids handed over in this drain */
 };
 
 /* The spool policy from the config. */
@@ -406,11 +407,19 @@ fill(run *r, gboolean *ok, GError **err)
 			continue;
 		}
 		for (guint k = 0; k < jobs->len; k++) {
-			g_async_queue_push(l->todo, g_ptr_array_index(jobs, k));
+			spool_job *j = g_ptr_array_index(jobs, k);
+			/* tried once in this drain already (a backoff shorter than
+			 * the drain): the next drain takes it, not this one */
+			if (g_hash_table_contains(r->tried, &j->id)) {
+				(void)spool_postpone(r->db, j, now + 1, j->last_error, NULL);
+				continue;
+			}
+			g_hash_table_add(r->tried, g_memdup2(&j->id, sizeof(j->id)));
+			g_async_queue_push(l->todo, j);
 			g_ptr_array_index(jobs, k) = NULL;
+			l->inflight++;
+			handed++;
 		}
-		l->inflight += (int)jobs->len;
-		handed += (int)jobs->len;
 		g_ptr_array_unref(jobs);
 	}
 	g_ptr_array_unref(due);
@@ -460,7 +469,8 @@ flush_run(crm_db *db, const crm_config *cfg, const flush_env *env,
 	GError *e = NULL;
 	run r = { pauseboard_open(cfg->spool_path, &e), db, cfg, env, flush_policy(cfg),
 	    g_async_queue_new(), g_hash_table_new_full(g_str_hash, g_str_equal, NULL, lane_free),
-	    { 0, 0, 0, 0 }, env->now(env->data) };
+	    { 0, 0, 0, 0 }, env->now(env->data),
+	    g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL) };
 	gboolean ok = TRUE, stopping = FALSE;
 
 	if (r.board == NULL) {
@@ -496,6 +506,7 @@ flush_run(crm_db *db, const crm_config *cfg, const flush_env *env,
 	}
 	g_hash_table_unref(r.lanes);      /* stops the workers */
 	g_async_queue_unref(r.results);
+	g_hash_table_unref(r.tried);
 	pauseboard_close(r.board);
 	if (stats != NULL)
 		*stats = r.st;

@@ -96,6 +96,17 @@ syncer_sync(void *state, gint64 now, GError **err)
 	return directory_upsert(state, &e, now, err);
 }
 
+/* Flapping: always "try again at once" (Retry-After: 0). */
+static void
+flapping_save(void *state, const spool_job *job, gint64 now, conn_result *res)
+{
+	(void)state; (void)job; (void)now;
+	g_atomic_int_inc(&calls);
+	res->status = CONN_RETRY;
+	res->retry_after = 0;
+	res->error = g_strdup("HTTP 503: try again");
+}
+
 /* Broken: cannot open (a secret file gone bad). */
 static void *
 broken_open(const conn_env *env, GError **err)
@@ -111,6 +122,7 @@ static const connector_ops batch_ops = { .type = "batcher", .save_activity = slo
 static const connector_ops throttled_ops = { .type = "throttled", .save_activity = throttled_save };
 static const connector_ops syncer_ops = { .type = "syncer", .open = syncer_open,
 	.save_activity = slow_save, .sync_directory = syncer_sync };
+static const connector_ops flapping_ops = { .type = "flapping", .save_activity = flapping_save };
 static const connector_ops broken_ops = { .type = "broken", .open = broken_open,
 	.save_activity = slow_save };
 
@@ -164,11 +176,13 @@ setup(void **state)
 	connector_register(&throttled_ops);
 	connector_register(&broken_ops);
 	connector_register(&syncer_ops);
+	connector_register(&flapping_ops);
 	add_profile(f, "slow4", "slow", 4);
 	add_profile(f, "slow1", "slow", 1);
 	add_profile(f, "batched", "batcher", 2);
 	add_profile(f, "throttled", "throttled", 1);
 	add_profile(f, "broken", "broken", 1);
+	add_profile(f, "flapping", "flapping", 2);
 	add_profile(f, "synced", "syncer", 1);
 	((crm_profile *)g_ptr_array_index(f->cfg->profiles, f->cfg->profiles->len - 1))->directory_sync = 3600;
 	f->db = db_open(path, 1000, NULL);
@@ -374,6 +388,25 @@ test_directory_sync(void **state)
 	assert_int_equal(syncs, 2);
 }
 
+/* A job is tried once per drain, however short its backoff: a flapping
+ * CRM does not burn every attempt in one run. */
+static void
+test_once_per_drain(void **state)
+{
+	fixture *f = *state;
+	flush_stats st;
+
+	enqueue(f, "flapping", 3);
+	assert_true(flush_run(f->db, f->cfg, &f->env, &st, NULL));
+	assert_int_equal(calls, 3);
+	assert_int_equal(st.dead, 0);
+	assert_int_equal(count(f, "flapping", JOB_PENDING), 3);
+	/* the next drain (a second later, the daemon's poll) tries them again */
+	f->t += 1;
+	assert_true(flush_run(f->db, f->cfg, &f->env, &st, NULL));
+	assert_int_equal(calls, 6);
+}
+
 int
 main(void)
 {
@@ -383,6 +416,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_retry_after_pauses_one_profile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_broken_profile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_directory_sync, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_once_per_drain, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("flush_lanes", tests, NULL, NULL);
 }
