@@ -135,53 +135,14 @@ Content-Type: text/plain; charset=utf-8
 
 Thanks, looks good.
 MSG
-cat >"$M/dsn" <<'DSN'
-From: MAILER-DAEMON@mx.customer.test (Mail Delivery System)
-To: <alice@example.com>
-Subject: Undelivered Mail Returned to Sender
-Date: Sun, 22 Nov 2026 12:05:00 +0000
-Message-ID: <dsn.1@mx.customer.test>
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=delivery-status; boundary="B1"
-
---B1
-Content-Type: text/plain; charset=us-ascii
-
-Your message could not be delivered to carol.
-
---B1
-Content-Type: message/delivery-status
-
-Reporting-MTA: dns; mx.customer.test
-
-Final-Recipient: rfc822; carol@customer.test
-Action: failed
-Status: 5.1.1
-Diagnostic-Code: smtp; 550 5.1.1 <carol@customer.test>: Recipient address rejected
-
---B1
-Content-Type: text/rfc822-headers
-
-From: <alice@example.com>
-To: <carol@customer.test>
-Subject: Quote for Q3
-Message-ID: <sf.1@example.com>
-
---B1--
-DSN
+mta_make_dsn "$M/dsn" carol@customer.test sf.1@example.com
 
 # drain: run crm-flusher until nothing is pending (events wait for their email)
 drain() {
-	local round left=1
-	for round in $(seq 1 "${1:-40}"); do
-		"$FLUSHER" -c "$CONF" --once >>"$MTA_TMP/flusher.log" 2>&1
-		left=$("$CTL" -c "$CONF" queue profiles --json |
-			python3 -c 'import json,sys; print(sum(p["pending"]+p["leased"] for p in json.load(sys.stdin)))')
-		[ "$left" = 0 ] && break
-		sleep 1
-	done
-	ROUNDS=$round
-	[ "$left" = 0 ]
+	mta_crm_drain "$CONF" "${1:-40}"
+	local rc=$?
+	ROUNDS=$MTA_DRAIN_ROUNDS
+	return $rc
 }
 
 mta_check "sent message accepted" mta_swaks "$MTA_PF_SUB_PORT" alice@example.com \

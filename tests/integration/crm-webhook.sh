@@ -97,40 +97,7 @@ Content-Type: text/plain; charset=utf-8
 
 Thanks, looks good.
 MSG
-cat >"$M/dsn" <<'DSN'
-From: MAILER-DAEMON@mx.customer.test (Mail Delivery System)
-To: <alice@example.com>
-Subject: Undelivered Mail Returned to Sender
-Date: Sun, 22 Nov 2026 12:05:00 +0000
-Message-ID: <dsn.1@mx.customer.test>
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=delivery-status; boundary="B1"
-
---B1
-Content-Type: text/plain; charset=us-ascii
-
-Your message could not be delivered to carol.
-
---B1
-Content-Type: message/delivery-status
-
-Reporting-MTA: dns; mx.customer.test
-
-Final-Recipient: rfc822; carol@customer.test
-Action: failed
-Status: 5.1.1
-Diagnostic-Code: smtp; 550 5.1.1 <carol@customer.test>: Recipient address rejected
-
---B1
-Content-Type: text/rfc822-headers
-
-From: <alice@example.com>
-To: <carol@customer.test>
-Subject: Quote for Q3
-Message-ID: <hook.1@example.com>
-
---B1--
-DSN
+mta_make_dsn "$M/dsn" carol@customer.test hook.1@example.com
 mta_check "sent message accepted" mta_swaks "$MTA_PF_SUB_PORT" alice@example.com \
 	bob@customer.test,carol@customer.test "$M/sent"
 mta_sink_wait 1 30 || mta_not_ok "sink got the sent message"
@@ -180,7 +147,7 @@ for i in $(seq 1 $N); do mta_swaks "$MTA_PF_SUB_PORT" alice@example.com bob@cust
 mta_sink_wait $((N + 3)) 60 || mta_not_ok "sink got the fault-run mail"
 for round in $(seq 1 60); do
 	"$FLUSHER" -c "$CONF" --once >>"$MTA_TMP/flusher.log" 2>&1
-	left=$("$CTL" -c "$CONF" queue profiles --json | python3 -c 'import json,sys; print(sum(p["pending"]+p["leased"] for p in json.load(sys.stdin)))')
+	left=$(mta_crm_left "$CONF")
 	[ "$left" = 0 ] && break
 	sleep 1
 done

@@ -74,10 +74,7 @@ mta_emu POST /_emu/faults "[
  {\"vendor\":\"$V\",\"kind\":\"500\",\"rate\":0.05,\"phase\":\"after\"},
  {\"vendor\":\"$V\",\"kind\":\"timeout\",\"rate\":0.04,\"delay\":5}]" >/dev/null
 
-left() {
-	"$top_builddir/crm-milterctl" -c "$CONF" queue profiles --json |
-		python3 -c 'import json,sys; print(sum(p["pending"]+p["leased"] for p in json.load(sys.stdin)))'
-}
+left() { mta_crm_left "$CONF"; }
 # run the daemon, kill it with SIGKILL at random moments, restart
 kills=0
 while [ "$kills" -lt "$KILLS" ]; do

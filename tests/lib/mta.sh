@@ -22,9 +22,11 @@
 #   sendmail: see tests/lib/sendmail-setup.sh (sourced from here)
 #   milters:  mta_passthrough_start SPEC, mta_crm_config FILE DIR SOCKSPEC,
 #             mta_crm_start CONF SOCKSPEC
-#   CRMs:     mta_emulator_start CONF.json (sets MTA_EMU), mta_emu METHOD PATH [JSON]
+#   CRMs:     mta_emulator_start CONF.json (sets MTA_EMU), mta_emu METHOD PATH [JSON],
+#             mta_crm_left CONF, mta_crm_drain CONF [ROUNDS]
 #   send:     mta_swaks PORT FROM TO FILE [extra swaks args],
-#             mta_pf_sendmail DIR FROM TO FILE, mta_make_message FILE ...
+#             mta_pf_sendmail DIR FROM TO FILE, mta_make_message FILE ...,
+#             mta_make_dsn FILE RCPT ORIG_MSGID [DSN_MSGID]
 #   compare:  mta_strip_trace FILE, mta_same_body SENT DUMP
 #   crm:      mta_activity_count JSON DIRECTION FROM TO SUBJECT,
 #             mta_check_identical LABEL SENT MSGID COPIES,
@@ -466,6 +468,68 @@ mta_passthrough_start() {
 	MTA_PT_PID=$!
 	mta_track "$MTA_PT_PID"
 	mta_wait_socket "$spec" 10 "$MTA_PT_PID"
+}
+
+# Write FILE: a delivery status notification (multipart/report, as Postfix
+# sends them) to alice@example.com saying that the message ORIG_MSGID
+# (subject "Quote for Q3") failed for RCPT with 5.1.1; its own Message-ID
+# is DSN_MSGID (default dsn.1@mx.customer.test).
+mta_make_dsn() {
+	local file=$1 rcpt=$2 orig=$3 own=${4:-dsn.1@mx.customer.test}
+	cat >"$file" <<EOF
+From: MAILER-DAEMON@mx.customer.test (Mail Delivery System)
+To: <alice@example.com>
+Subject: Undelivered Mail Returned to Sender
+Date: Sun, 22 Nov 2026 12:05:00 +0000
+Message-ID: <$own>
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="B1"
+
+--B1
+Content-Type: text/plain; charset=us-ascii
+
+Your message could not be delivered to ${rcpt%%@*}.
+
+--B1
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.customer.test
+
+Final-Recipient: rfc822; $rcpt
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 <$rcpt>: Recipient address rejected
+
+--B1
+Content-Type: text/rfc822-headers
+
+From: <alice@example.com>
+To: <$rcpt>
+Subject: Quote for Q3
+Message-ID: <$orig>
+
+--B1--
+EOF
+}
+
+# Print how many jobs of the spool of config CONF are pending or leased.
+mta_crm_left() {
+	"$top_builddir/crm-milterctl" -c "$1" queue profiles --json |
+		python3 -c 'import json,sys; print(sum(p["pending"]+p["leased"] for p in json.load(sys.stdin)))'
+}
+
+# Run "crm-flusher -c CONF --once" until nothing is pending or leased, at
+# most ROUNDS (default 40) times a second apart; MTA_DRAIN_ROUNDS gets the
+# number of runs. Fails if jobs are left.
+mta_crm_drain() {
+	local conf=$1 max=${2:-40} left=1
+	for MTA_DRAIN_ROUNDS in $(seq 1 "$max"); do
+		"$top_builddir/crm-flusher" -c "$conf" --once >>"$MTA_TMP/flusher.log" 2>&1
+		left=$(mta_crm_left "$conf")
+		[ "$left" = 0 ] && break
+		sleep 1
+	done
+	[ "$left" = 0 ]
 }
 
 # Start the CRM emulator (tests/crm-emulator) with config JSON file CONF
