@@ -44,14 +44,6 @@ static void *
 dyn_open(const conn_env *env, GError **err)
 {
 	const crm_profile *p = env->profile;
-	http_client_opts o = {
-		.ca_file = p->ca_file,
-		.timeout = p->timeout,
-		.connect_timeout = p->connect_timeout,
-		.max_response = (gsize)p->max_response_size,
-		.user_agent = "crm-milter/" PACKAGE_VERSION,
-		.limiter = env->limiter,
-	};
 	oauth_params op = { 0 };
 	char *secret, *tenant, *token_url, *scope;
 	dyn *d;
@@ -85,7 +77,7 @@ dyn_open(const conn_env *env, GError **err)
 	op.client_secret = secret;
 	op.scope = scope;
 	op.default_lifetime = 3599;
-	if ((d->http = http_client_new(&o, err)) == NULL ||
+	if ((d->http = http_client_for(env, err)) == NULL ||
 	    (d->oauth = oauth_new(&op, d->http, env->db, err)) == NULL) {
 		http_client_free(d->http);
 		g_free(d->org);

@@ -1,6 +1,7 @@
 /*
  * crm/http.c - the connectors' HTTP client on libcurl (see http.h).
  */
+#include "buildconf.h"
 #include <string.h>
 #include <curl/curl.h>
 
@@ -85,6 +86,23 @@ http_client_new(const http_client_opts *opts, GError **err)
 	    opts->user_agent : "crm-milter");
 	curl_easy_setopt(c->curl, CURLOPT_ACCEPT_ENCODING, "");
 	return c;
+}
+
+/* A connector's client, from its profile. */
+http_client *
+http_client_for(const conn_env *env, GError **err)
+{
+	const crm_profile *p = env->profile;
+	http_client_opts o = {
+		.ca_file = p->ca_file,
+		.timeout = p->timeout,
+		.connect_timeout = p->connect_timeout,
+		.max_response = (gsize)p->max_response_size,
+		.user_agent = "crm-milter/" PACKAGE_VERSION,
+		.limiter = env->limiter,
+	};
+
+	return http_client_new(&o, err);
 }
 
 /* Free a client. */

@@ -24,7 +24,7 @@
  * (NULL-safe, returns NULL); one thread uses a client at a time.
  * http_response_clear frees what http_perform filled in.
  *
- * Public: http_client_new, http_client_free, http_perform,
+ * Public: http_client_new, http_client_for, http_client_free, http_perform,
  *         http_response_header, http_response_clear, http_outcome,
  *         http_retry_after, HTTP_MAX_HEADERS.
  */
@@ -68,6 +68,9 @@ typedef struct http_response {
 } http_response;
 
 http_client *http_client_new(const http_client_opts *opts, GError **err);
+/* The client a connector opens with: its profile's CA file, timeouts and
+ * answer limit, the profile's limiter, and our User-Agent. */
+http_client *http_client_for(const conn_env *env, GError **err);
 http_client *http_client_free(http_client *c);
 /* Perform rq; FALSE (rs->error set) when no HTTP answer came. */
 gboolean http_perform(http_client *c, const http_request *rq, http_response *rs);

@@ -225,14 +225,6 @@ static void *
 hubspot_open(const conn_env *env, GError **err)
 {
 	const crm_profile *p = env->profile;
-	http_client_opts o = {
-		.ca_file = p->ca_file,
-		.timeout = p->timeout,
-		.connect_timeout = p->connect_timeout,
-		.max_response = (gsize)p->max_response_size,
-		.user_agent = "crm-milter/" PACKAGE_VERSION,
-		.limiter = env->limiter,
-	};
 	hubspot *h;
 	char *token;
 	double rate;
@@ -257,7 +249,7 @@ hubspot_open(const conn_env *env, GError **err)
 	/* HubSpot answers a create with the whole object: it must fit */
 	h->max_body = MIN((gsize)p->max_body_size, (gsize)p->max_response_size / 4);
 	h->max_request = MAX((gsize)p->max_response_size / 2, 4096);
-	if ((h->http = http_client_new(&o, err)) == NULL) {
+	if ((h->http = http_client_for(env, err)) == NULL) {
 		g_free(h->token);
 		g_free(h->base);
 		g_free(h);

@@ -483,14 +483,6 @@ static void *
 sf_open(const conn_env *env, GError **err)
 {
 	const crm_profile *p = env->profile;
-	http_client_opts o = {
-		.ca_file = p->ca_file,
-		.timeout = p->timeout,
-		.connect_timeout = p->connect_timeout,
-		.max_response = (gsize)p->max_response_size,
-		.user_agent = "crm-milter/" PACKAGE_VERSION,
-		.limiter = env->limiter,
-	};
 	oauth_params op = { 0 };
 	sf *s = g_new0(sf, 1);
 	char *secret = NULL, *token_url, *aud = NULL;
@@ -538,7 +530,7 @@ sf_open(const conn_env *env, GError **err)
 	} else {
 		op.client_secret = secret;
 	}
-	if ((s->http = http_client_new(&o, err)) != NULL)
+	if ((s->http = http_client_for(env, err)) != NULL)
 		s->oauth = oauth_new(&op, s->http, s->db, err);
 	memset(secret, 0, strlen(secret));
 	g_free(secret);

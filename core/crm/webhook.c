@@ -68,14 +68,6 @@ static void *
 webhook_open(const conn_env *env, GError **err)
 {
 	const crm_profile *profile = env->profile;
-	http_client_opts o = {
-		.ca_file = profile->ca_file,
-		.timeout = profile->timeout,
-		.connect_timeout = profile->connect_timeout,
-		.max_response = (gsize)profile->max_response_size,
-		.user_agent = "crm-milter/" PACKAGE_VERSION,
-		.limiter = env->limiter,
-	};
 	webhook *w = g_new0(webhook, 1);
 
 	w->db = env->db;
@@ -88,7 +80,7 @@ webhook_open(const conn_env *env, GError **err)
 		return NULL;
 	}
 	if ((w->secrets = load_secrets(profile->secret_file, err)) == NULL ||
-	    (w->http = http_client_new(&o, err)) == NULL) {
+	    (w->http = http_client_for(env, err)) == NULL) {
 		if (w->secrets != NULL)
 			g_ptr_array_unref(w->secrets);
 		g_free(w);

@@ -78,14 +78,6 @@ static void *
 zoho_open(const conn_env *env, GError **err)
 {
 	const crm_profile *p = env->profile;
-	http_client_opts o = {
-		.ca_file = p->ca_file,
-		.timeout = p->timeout,
-		.connect_timeout = p->connect_timeout,
-		.max_response = (gsize)p->max_response_size,
-		.user_agent = "crm-milter/" PACKAGE_VERSION,
-		.limiter = env->limiter,
-	};
 	zoho *z;
 
 	if (p->client_id == NULL || p->client_secret_file == NULL || p->token_file == NULL) {
@@ -112,7 +104,7 @@ zoho_open(const conn_env *env, GError **err)
 	z->version = p->api_version != NULL ? p->api_version : ZOHO_DEFAULT_VERSION;
 	if ((z->client_secret = readfile_secret_line(p->client_secret_file, SECRET_MAX, err)) == NULL ||
 	    (z->refresh_token = readfile_secret_line(p->token_file, SECRET_MAX, err)) == NULL ||
-	    (z->http = http_client_new(&o, err)) == NULL) {
+	    (z->http = http_client_for(env, err)) == NULL) {
 		zoho_close(z);
 		return NULL;
 	}
