@@ -130,12 +130,9 @@ keep_locally(crm_db *db, const spool_job *job, gint64 now)
 	conn_result res = { CONN_OK, -1, NULL, FALSE };
 	activity *act = db != NULL ? jobdata_activity(db, job, 1, FALSE, NULL, &res) : NULL;
 	GError *e = NULL;
-	gint64 id;
 
 	if (act != NULL) {
-		g_clear_pointer(&act->text_body, g_free);
-		g_clear_pointer(&act->html_body, g_free);
-		if (!ledger_store(db, job->profile, job->idem_key, job->id, act, now, &id, &e))
+		if (!jobdata_keep(db, job, act, now, &e))
 			log_msg(CRM_LOG_WARNING, job->queue_id, "job %" G_GINT64_FORMAT
 			    ": not kept locally: %s", job->id, e != NULL ? e->message : "?");
 		g_clear_error(&e);

@@ -24,7 +24,6 @@
 
 #include "dynamics.h"
 #include "records.h"
-#include "../ledger.h"
 #include "../rollup.h"
 
 #define NOTE_SUBJECT "Email engagement (crm-milter)"
@@ -373,25 +372,11 @@ dyn_send_event(void *state, const spool_job *job, gint64 now, conn_result *res)
 void
 dyn_reply_rollup(dyn *d, const spool_job *job, const activity *a, gint64 now, conn_result *res)
 {
-	activity *stub;
 	GError *e = NULL;
-	gboolean ok;
 
 	if (d->db == NULL)
 		return;
-	stub = activity_new(a->direction);
-	stub->from = g_strdup(a->from);
-	stub->from_addr = g_strdup(a->from_addr);
-	stub->subject = g_strdup(a->subject);
-	stub->date = a->date;
-	stub->message_id = g_strdup(a->message_id);
-	stub->in_reply_to = g_strdup(a->in_reply_to);
-	stub->regarding = g_strdup(a->regarding);
-	stub->corr_method = g_strdup(a->corr_method);
-	stub->corr_message_id = g_strdup(a->corr_message_id);
-	ok = ledger_store(d->db, d->profile->name, job->idem_key, job->id, stub, now, NULL, &e);
-	activity_free(stub);
-	if (!ok) {
+	if (!jobdata_keep(d->db, job, a, now, &e)) {
 		res->status = CONN_RETRY;
 		res->error = g_strdup_printf("dynamics365: keeping the reply locally: %s",
 		    e != NULL ? e->message : "?");

@@ -7,6 +7,7 @@
 
 #include "jobdata.h"
 #include "../attach_policy.h"
+#include "../ledger.h"
 
 /* A string member of obj, or NULL. */
 const char *
@@ -246,4 +247,15 @@ jobdata_events(crm_db *db, const spool_job *job, gint64 now, conn_result *res)
 	}
 	g_object_unref(parser);
 	return out;
+}
+
+/* The local record of an activity, bodies left out. */
+gboolean
+jobdata_keep(crm_db *db, const spool_job *job, const activity *a, gint64 now, GError **err)
+{
+	activity bare = *a;        /* a shallow view: nothing in it is freed here */
+	gint64 id;
+
+	bare.text_body = bare.html_body = NULL;
+	return ledger_store(db, job->profile, job->idem_key, job->id, &bare, now, &id, err);
 }

@@ -14,7 +14,13 @@
  * *track_id a new string; jobdata_events a new array of job_event (freed
  * with the array).
  *
- * Public: jobdata_activity, jobdata_events, jobdata_meta_string.
+ * jobdata_keep is the local record of an activity a CRM took (the
+ * ledger row, without the bodies, which stay in the CRM): reports and
+ * rollups read it whatever the CRM. The flusher keeps every one after the
+ * CRM took it; a connector that needs it sooner (a reply counted in the
+ * rollup it writes next) calls it itself; the same key makes it one row.
+ *
+ * Public: jobdata_activity, jobdata_events, jobdata_keep, jobdata_meta_string.
  */
 #ifndef CRM_JOBDATA_H
 #define CRM_JOBDATA_H
@@ -46,6 +52,9 @@ activity *jobdata_activity(crm_db *db, const spool_job *job, gsize max_body,
     gboolean with_content, char **track_id, conn_result *res);
 /* The events of an event job; NULL with res set. */
 GPtrArray *jobdata_events(crm_db *db, const spool_job *job, gint64 now, conn_result *res);
+/* Keep a (the activity of job) in the local ledger without its bodies. */
+gboolean jobdata_keep(crm_db *db, const spool_job *job, const activity *a, gint64 now,
+    GError **err);
 /* A string member of obj, or NULL. */
 const char *jobdata_meta_string(JsonObject *obj, const char *name);
 

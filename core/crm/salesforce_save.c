@@ -39,7 +39,6 @@
 #include "jobdata.h"
 #include "records.h"
 #include "../directory.h"
-#include "../ledger.h"
 #include "../log.h"
 #include "../rollup.h"
 
@@ -536,14 +535,9 @@ complete(sf *s, sf_item *it, gint64 now)
 
 	if (it->incoming && a->corr_message_id != NULL) {
 		/* kept locally now (the flusher would do it after us) so the
-		 * rollup counts this reply; bodies stay in the CRM only */
-		char *text = a->text_body, *html = a->html_body;
-		gint64 id;
-		a->text_body = a->html_body = NULL;
-		if (!ledger_store(s->db, it->job->profile, it->job->idem_key, it->job->id, a, now, &id, &e))
+		 * rollup counts this reply */
+		if (!jobdata_keep(s->db, it->job, a, now, &e))
 			g_clear_error(&e);
-		a->text_body = text;
-		a->html_body = html;
 		corr = crm_record_by_message(s->db, s->profile->name, a->corr_message_id, &e);
 		g_clear_error(&e);
 	}

@@ -35,7 +35,6 @@
 #include "jobdata.h"
 #include "records.h"
 #include "../directory.h"
-#include "../ledger.h"
 #include "../log.h"
 #include "../readfile.h"
 
@@ -565,7 +564,6 @@ zoho_save(void *state, const spool_job *job, gint64 now, conn_result *res)
 	GError *e = NULL;
 	char *done = crm_record_get(z->db, z->profile->name, job->idem_key, NULL, &e);
 	activity *a;
-	gint64 id;
 
 	if (e != NULL) {
 		fail(res, CONN_RETRY, g_strdup_printf("zoho: %s", e->message));
@@ -581,7 +579,7 @@ zoho_save(void *state, const spool_job *job, gint64 now, conn_result *res)
 		g_clear_pointer(&res->error, g_free);
 		/* a reply: kept locally (the rollup counts it), the sent one's Note rewritten */
 		if (a->corr_message_id != NULL && g_strcmp0(a->direction, "inbound") == 0) {
-			if (!ledger_store(z->db, z->profile->name, job->idem_key, job->id, a, now, &id, &e)) {
+			if (!jobdata_keep(z->db, job, a, now, &e)) {
 				fail(res, CONN_RETRY, g_strdup_printf("zoho: ledger: %s", e->message));
 				g_error_free(e);
 			} else {
