@@ -14,22 +14,10 @@
 set -u
 . "$(dirname "$0")/../lib/mta.sh"
 
-mta_require_root
-mta_require_postfix
-command -v swaks >/dev/null 2>&1 || mta_skip "swaks is not installed"
-command -v curl >/dev/null 2>&1 || mta_skip "curl is not installed"
-command -v python3 >/dev/null 2>&1 || mta_skip "python3 is not installed"
-for b in crm-milter crm-flusher crm-milterctl; do mta_require_bin "$top_builddir/$b" "$b"; done
-getent passwd crm-milter >/dev/null || mta_skip "no crm-milter user (run scripts/install-deps.sh)"
-
+mta_crm_script crm-dynamics
 TENANT=00000000-0000-0000-0000-00000000c0de
 CLIENT=11111111-2222-3333-4444-555555555555
 ACCOUNT=0a0a0a0a-0000-4000-8000-000000000001
-mta_init crm-dynamics
-mta_sink_start || { mta_not_ok "smtp-sink starts"; mta_done; }
-CRM=$MTA_TMP/crm CONF=$MTA_TMP/crm-milter.conf SOCK=unix:$MTA_TMP/crm/milter.sock
-CTL=$top_builddir/crm-milterctl FLUSHER=$top_builddir/crm-flusher
-mkdir -p "$CRM"
 
 # the emulator, with two custom columns on email for the mapped rollups
 SECRET=$MTA_TMP/dynamics.secret

@@ -11,19 +11,7 @@
 set -u
 . "$(dirname "$0")/../lib/mta.sh"
 
-mta_require_root
-mta_require_postfix
-command -v swaks >/dev/null 2>&1 || mta_skip "swaks is not installed"
-command -v curl >/dev/null 2>&1 || mta_skip "curl is not installed"
-command -v python3 >/dev/null 2>&1 || mta_skip "python3 is not installed"
-for b in crm-milter crm-flusher crm-milterctl; do mta_require_bin "$top_builddir/$b" "$b"; done
-getent passwd crm-milter >/dev/null || mta_skip "no crm-milter user (run scripts/install-deps.sh)"
-
-mta_init crm-webhook
-mta_sink_start || { mta_not_ok "smtp-sink starts"; mta_done; }
-CRM=$MTA_TMP/crm CONF=$MTA_TMP/crm-milter.conf SOCK=unix:$MTA_TMP/crm/milter.sock
-CTL=$top_builddir/crm-milterctl FLUSHER=$top_builddir/crm-flusher
-mkdir -p "$CRM"
+mta_crm_script crm-webhook
 
 # the emulator, with our secret (two lines: both must sign)
 SECRET=$MTA_TMP/webhook.secret

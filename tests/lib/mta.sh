@@ -23,6 +23,7 @@
 #   milters:  mta_passthrough_start SPEC, mta_crm_config FILE DIR SOCKSPEC,
 #             mta_crm_start CONF SOCKSPEC
 #   CRMs:     mta_emulator_start CONF.json (sets MTA_EMU), mta_emu METHOD PATH [JSON],
+#             mta_crm_script NAME [SINKMODE [PROGRAM...]],
 #             mta_crm_left CONF, mta_crm_drain CONF [ROUNDS]
 #   send:     mta_swaks PORT FROM TO FILE [extra swaks args],
 #             mta_pf_sendmail DIR FROM TO FILE, mta_make_message FILE ...,
@@ -510,6 +511,28 @@ Message-ID: <$orig>
 
 --B1--
 EOF
+}
+
+# The start of a CRM connector script: what it needs (root, Postfix,
+# swaks, curl, python3, the programs, the crm-milter user; skipped
+# otherwise), mta_init NAME, smtp-sink (SINKMODE: "" counts, dump keeps
+# the messages), and CRM, CONF, SOCK, CTL, FLUSHER set. EXTRA programs of
+# the build dir may be required too.
+mta_crm_script() {
+	local name=$1 sink=${2:-} b
+	shift 2 2>/dev/null || shift
+	mta_require_root
+	mta_require_postfix
+	command -v swaks >/dev/null 2>&1 || mta_skip "swaks is not installed"
+	command -v curl >/dev/null 2>&1 || mta_skip "curl is not installed"
+	command -v python3 >/dev/null 2>&1 || mta_skip "python3 is not installed"
+	for b in crm-milter crm-flusher crm-milterctl "$@"; do mta_require_bin "$top_builddir/$b" "$b"; done
+	getent passwd crm-milter >/dev/null || mta_skip "no crm-milter user (run scripts/install-deps.sh)"
+	mta_init "$name"
+	mta_sink_start $sink || { mta_not_ok "smtp-sink starts"; mta_done; }
+	CRM=$MTA_TMP/crm CONF=$MTA_TMP/crm-milter.conf SOCK=unix:$MTA_TMP/crm/milter.sock
+	CTL=$top_builddir/crm-milterctl FLUSHER=$top_builddir/crm-flusher
+	mkdir -p "$CRM"
 }
 
 # Print how many jobs of the spool of config CONF are pending or leased.
