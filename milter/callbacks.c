@@ -138,16 +138,66 @@ client_text(const char *hostname, const _SOCK_ADDR *sa, gboolean *local)
 	return NULL;
 }
 
+/* The protocol steps whose callbacks always continue: the MTA need not
+ * wait for an answer to them (fewer round trips per message), and HELO
+ * and unknown commands we do not look at. CONNECT and MAIL keep their
+ * answers (they may accept), as does end of message. */
+#define CB_NO_REPLY (SMFIP_NR_RCPT | SMFIP_NR_DATA | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY)
+#define CB_SKIPPED (SMFIP_NOHELO | SMFIP_NOUNKNOWN)
+/* What we may do at end of message. */
+#define CB_ACTIONS (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT | SMFIF_CHGBODY)
+
+/* What a step that always continues answers on this connection. */
+static sfsistat
+go_on(const conn_ctx *c, unsigned long step)
+{
+	return c != NULL && (c->no_reply & step) != 0 ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+/* Option negotiation, before connect: our actions, and of the steps above
+ * only those the MTA offers (Postfix >= 2.6 and Sendmail >= 8.14 offer
+ * all). The connection context is made here to remember them. */
+sfsistat
+mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2, unsigned long f3,
+    unsigned long *pf0, unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+	conn_ctx *c;
+
+	(void)f2;
+	(void)f3;
+	*pf0 = CB_ACTIONS & f0;
+	*pf1 = (CB_NO_REPLY | CB_SKIPPED) & f1;
+	*pf2 = 0;
+	*pf3 = 0;
+	if ((*pf0 & SMFIF_CHGBODY) == 0)
+		log_msg(CRM_LOG_WARNING, NULL, "the MTA does not offer body replacement: tracking cannot rewrite");
+	c = g_new0(conn_ctx, 1);
+	c->no_reply = *pf1 & CB_NO_REPLY;
+	conn_free(seam_getpriv(ctx));
+	if (seam_setpriv(ctx, c) != MI_SUCCESS) {
+		conn_free(c);
+		return SMFIS_ALL_OPTS;   /* libmilter's defaults: every step answered */
+	}
+	return SMFIS_CONTINUE;
+}
+
 /* New connection: take the current runtime. */
 sfsistat
 mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 {
-	conn_ctx *c;
+	conn_ctx *c = conn_get(ctx);
 	milter_runtime *rt = snapshot_get();
 
-	if (rt == NULL)
+	if (rt == NULL) {
+		if (c != NULL) {
+			(void)seam_setpriv(ctx, NULL);
+			conn_free(c);
+		}
 		return SMFIS_ACCEPT;
-	c = g_new0(conn_ctx, 1);
+	}
+	if (c == NULL)
+		c = g_new0(conn_ctx, 1);
+	runtime_unref(c->rt);
 	c->rt = rt;
 	c->client_addr = macro_dup(ctx, "{client_addr}");
 	if (c->client_addr == NULL) {
@@ -164,10 +214,12 @@ mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	return SMFIS_CONTINUE;
 }
 
-/* HELO: nothing to keep yet. */
+/* HELO: nothing to keep (not asked for when the MTA negotiates). */
 sfsistat
 mlfi_helo(SMFICTX *ctx, char *helo)
 {
+	(void)ctx;
+	(void)helo;
 	return SMFIS_CONTINUE;
 }
 
@@ -202,13 +254,13 @@ mlfi_envrcpt(SMFICTX *ctx, char **argv)
 	msg_ctx *m = c != NULL ? c->msg : NULL;
 
 	if (m == NULL)
-		return SMFIS_CONTINUE;
+		return go_on(c, SMFIP_NR_RCPT);
 	if ((int)m->rcpts->len >= c->rt->cfg->max_recipients) {
 		m->rcpts_capped = TRUE;
-		return SMFIS_CONTINUE;
+		return go_on(c, SMFIP_NR_RCPT);
 	}
 	g_ptr_array_add(m->rcpts, bare_address(argv != NULL ? argv[0] : NULL));
-	return SMFIS_CONTINUE;
+	return go_on(c, SMFIP_NR_RCPT);
 }
 
 /* DATA: the queue id exists now. */
@@ -219,7 +271,7 @@ mlfi_data(SMFICTX *ctx)
 
 	if (c != NULL && c->msg != NULL)
 		update_qid(ctx, c->msg);
-	return SMFIS_CONTINUE;
+	return go_on(c, SMFIP_NR_DATA);
 }
 
 /* One header: keep it (bounded), note Message-ID, feed the digest. */
@@ -231,13 +283,13 @@ mlfi_header(SMFICTX *ctx, char *name, char *value)
 	gsize need;
 
 	if (m == NULL || name == NULL)
-		return SMFIS_CONTINUE;
+		return go_on(c, SMFIP_NR_HDR);
 	if (value == NULL)
 		value = "";
 	need = strlen(name) + strlen(value) + 4;
 	if (m->headers_capped || m->headers->len + need > (gsize)c->rt->cfg->max_header_size) {
 		m->headers_capped = TRUE;
-		return SMFIS_CONTINUE;
+		return go_on(c, SMFIP_NR_HDR);
 	}
 	g_string_append(m->headers, name);
 	g_string_append(m->headers, ": ");
@@ -249,7 +301,7 @@ mlfi_header(SMFICTX *ctx, char *name, char *value)
 		g_checksum_update(m->digest, (const guchar *)name, -1);
 		g_checksum_update(m->digest, (const guchar *)value, -1);
 	}
-	return SMFIS_CONTINUE;
+	return go_on(c, SMFIP_NR_HDR);
 }
 
 /* End of headers: start capturing the message (the decision needs the
@@ -263,14 +315,14 @@ mlfi_eoh(SMFICTX *ctx)
 	GError *e = NULL;
 
 	if (m == NULL)
-		return SMFIS_CONTINUE;
+		return go_on(c, SMFIP_NR_EOH);
 	cfg = c->rt->cfg;
 	update_qid(ctx, m);
 	if (m->headers_capped) {
 		log_msg(CRM_LOG_WARNING, ctx_qid(m),
 		    "headers exceed max_header_size (%" G_GINT64_FORMAT "); decided on the envelope only, not saved",
 		    cfg->max_header_size);
-		return SMFIS_CONTINUE;
+		return go_on(c, SMFIP_NR_EOH);
 	}
 	if (m->rcpts_capped)
 		log_msg(CRM_LOG_WARNING, ctx_qid(m), "more than %d recipients; only the first are recorded",
@@ -285,7 +337,7 @@ mlfi_eoh(SMFICTX *ctx)
 		g_clear_error(&e);
 		m->raw = msgbuf_free(m->raw);
 	}
-	return SMFIS_CONTINUE;
+	return go_on(c, SMFIP_NR_EOH);
 }
 
 /* A body chunk: keep it (bounded). */
@@ -297,7 +349,7 @@ mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	GError *e = NULL;
 
 	if (m == NULL || m->raw == NULL)
-		return SMFIS_CONTINUE;
+		return go_on(c, SMFIP_NR_BODY);
 	switch (msgbuf_append(m->raw, chunk, len, &e)) {
 	case MSGBUF_OK:
 		if (m->message_id == NULL)
@@ -315,7 +367,7 @@ mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 		break;
 	}
 	g_clear_error(&e);
-	return SMFIS_CONTINUE;
+	return go_on(c, SMFIP_NR_BODY);
 }
 
 /* End of message: the pipeline in eom.c, then a fresh message context. */
@@ -361,7 +413,7 @@ mlfi_close(SMFICTX *ctx)
 static struct smfiDesc desc = {
 	.xxfi_name = "crm-milter",
 	.xxfi_version = SMFI_VERSION,
-	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT | SMFIF_CHGBODY,
+	.xxfi_flags = CB_ACTIONS,
 	.xxfi_connect = mlfi_connect,
 	.xxfi_helo = mlfi_helo,
 	.xxfi_envfrom = mlfi_envfrom,
@@ -374,7 +426,7 @@ static struct smfiDesc desc = {
 	.xxfi_close = mlfi_close,
 	.xxfi_unknown = NULL,
 	.xxfi_data = mlfi_data,
-	.xxfi_negotiate = NULL,
+	.xxfi_negotiate = mlfi_negotiate,
 };
 
 /* The description to register. */

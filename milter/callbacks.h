@@ -2,9 +2,15 @@
  * callbacks.h - crm-milter's libmilter callbacks (mlfi_*) and the filter
  * description that registers them.
  *
- * Contexts (STYLE.md): a connection context made in mlfi_connect, holding
- * a reference to the runtime (config snapshot + spool pool) current then;
- * a message context made in mlfi_envfrom and freed by one function from
+ * Protocol: mlfi_negotiate asks the MTA not to wait for answers to RCPT,
+ * DATA, each header, end of headers and body chunks (those callbacks then
+ * answer SMFIS_NOREPLY), and not to send HELO or unknown commands: fewer
+ * round trips per message. An MTA that does not negotiate gets an answer
+ * to every step.
+ *
+ * Contexts (STYLE.md): a connection context made in mlfi_negotiate (or
+ * mlfi_connect), holding a reference to the runtime (config snapshot +
+ * spool pool) current at connect; a message context made in mlfi_envfrom and freed by one function from
  * mlfi_abort, mlfi_close and the next mlfi_envfrom. All MTA access goes
  * through milter/seam.h.
  *
@@ -26,6 +32,8 @@
 /* The filter description for smfi_register (name and every callback). */
 struct smfiDesc *callbacks_desc(void);
 
+sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
+    unsigned long f3, unsigned long *pf0, unsigned long *pf1, unsigned long *pf2, unsigned long *pf3);
 sfsistat mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr);
 sfsistat mlfi_helo(SMFICTX *ctx, char *helo);
 sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv);

@@ -32,12 +32,15 @@ typedef struct msg_ctx {
 	char *error;             /* first internal error, if any */
 } msg_ctx;
 
-/* One SMTP connection (or one non-SMTP submission). */
+/* One SMTP connection (or one non-SMTP submission). Made in
+ * mlfi_negotiate (or mlfi_connect when the MTA did not negotiate). */
 typedef struct conn_ctx {
 	milter_runtime *rt;      /* reference taken at connect */
 	char *client_addr;
 	char *daemon_name;
 	gboolean local_submission;
+	unsigned long no_reply;  /* SMFIP_NR_* steps negotiated (mlfi_negotiate):
+	                            their callbacks answer SMFIS_NOREPLY */
 	html_links_ctx *html;    /* the tokenizer, made on the first tracked
 	                            message and reused (one thread per connection) */
 	msg_ctx *msg;

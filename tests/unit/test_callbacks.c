@@ -396,6 +396,87 @@ test_concurrent_sessions(void **state)
 	g_ptr_array_unref(l);
 }
 
+/* What a step that always continues should answer: nothing when its
+ * "no reply" bit was negotiated. */
+static sfsistat
+go(unsigned long pf1, unsigned long bit)
+{
+	return (pf1 & bit) != 0 ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+/* One message after negotiation with offered steps f1 (we must ask for
+ * want_pf1): the steps that always continue answer SMFIS_NOREPLY when
+ * the MTA let us skip the answer; connect, MAIL and end of message answer
+ * as before. */
+static void
+negotiated_message(fixture *f, unsigned long f1, unsigned long want_pf1, const char *mid)
+{
+	const cb_case *c = &cases[0];
+	SMFICTX *ctx = fake_ctx_new();
+	struct sockaddr_in sin;
+	unsigned long pf[4] = { 0 };
+	char *from[2] = { (char *)c->from, NULL }, *to[2] = { (char *)c->rcpts[0], NULL };
+	char *msgid = g_strdup_printf("<%s@example.com>", mid);
+	GPtrArray *before = jobs(f), *after;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	inet_pton(AF_INET, c->client_ip, &sin.sin_addr);
+	/* Postfix 3.7 offers every action and step (milter protocol 6) */
+	assert_int_equal(mlfi_negotiate(ctx, 0x1ff, f1, 0, 0, &pf[0], &pf[1], &pf[2], &pf[3]), SMFIS_CONTINUE);
+	assert_int_equal(pf[0], SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT | SMFIF_CHGBODY);
+	assert_int_equal(pf[1], want_pf1);
+	assert_int_equal(pf[2], 0);
+	assert_int_equal(pf[3], 0);
+	assert_int_equal(mlfi_connect(ctx, (char *)c->hostname, (struct sockaddr *)&sin), SMFIS_CONTINUE);
+	fake_set_macro(ctx, "{auth_authen}", c->auth);
+	assert_int_equal(mlfi_envfrom(ctx, from), SMFIS_CONTINUE);
+	assert_int_equal(mlfi_envrcpt(ctx, to), go(want_pf1, SMFIP_NR_RCPT));
+	fake_set_macro(ctx, "{i}", "QN");
+	assert_int_equal(mlfi_data(ctx), go(want_pf1, SMFIP_NR_DATA));
+	assert_int_equal(mlfi_header(ctx, "From", "alice@example.com"), go(want_pf1, SMFIP_NR_HDR));
+	assert_int_equal(mlfi_header(ctx, "Message-ID", msgid), go(want_pf1, SMFIP_NR_HDR));
+	assert_int_equal(mlfi_eoh(ctx), go(want_pf1, SMFIP_NR_EOH));
+	assert_int_equal(mlfi_body(ctx, (unsigned char *)"Hi\r\n", 4), go(want_pf1, SMFIP_NR_BODY));
+	assert_int_equal(mlfi_eom(ctx), SMFIS_CONTINUE);
+	after = jobs(f);
+	assert_int_equal(after->len, before->len + 1);
+	assert_int_equal(mlfi_close(ctx), SMFIS_CONTINUE);
+	assert_null(ctx->priv);
+	fake_ctx_free(ctx);
+	g_ptr_array_unref(before);
+	g_ptr_array_unref(after);
+	g_free(msgid);
+}
+
+/* Negotiation: no answers to RCPT, DATA, headers, end of headers and body
+ * chunks when the MTA offers that (fewer round trips), every answer when
+ * it does not; no HELO or unknown commands asked for. Connecting with no
+ * runtime after negotiating accepts and frees the context. */
+static void
+test_negotiate(void **state)
+{
+	fixture *f = *state;
+	const unsigned long nr = SMFIP_NR_RCPT | SMFIP_NR_DATA | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY;
+	SMFICTX *ctx;
+	unsigned long pf[4];
+
+	negotiated_message(f, 0x1fffff, nr | SMFIP_NOHELO | SMFIP_NOUNKNOWN, "neg1");
+	/* an MTA of protocol version 2 (no "no reply" steps, no NOUNKNOWN) */
+	negotiated_message(f, 0x7f, SMFIP_NOHELO, "neg2");
+	/* only some offered: only those are skipped */
+	negotiated_message(f, SMFIP_NR_HDR | SMFIP_NOHELO, SMFIP_NR_HDR | SMFIP_NOHELO, "neg3");
+
+	ctx = fake_ctx_new();
+	assert_int_equal(mlfi_negotiate(ctx, 0x1ff, 0x1fffff, 0, 0, &pf[0], &pf[1], &pf[2], &pf[3]), SMFIS_CONTINUE);
+	assert_non_null(ctx->priv);
+	snapshot_set(NULL);
+	assert_int_equal(mlfi_connect(ctx, "x.test", NULL), SMFIS_ACCEPT);
+	assert_null(ctx->priv);
+	assert_int_equal(mlfi_close(ctx), SMFIS_CONTINUE);
+	fake_ctx_free(ctx);
+}
+
 /* Close without any message, and callbacks with no context. */
 static void
 test_no_context(void **state)
@@ -422,6 +503,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_abort_and_reload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_sessions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_context, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_negotiate, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("callbacks", tests, NULL, NULL);
