@@ -46,7 +46,6 @@ conn_free(conn_ctx *c)
 	if (c == NULL)
 		return NULL;
 	msg_free(c->msg);
-	html_links_ctx_free(c->html);
 	g_free(c->client_addr);
 	g_free(c->daemon_name);
 	runtime_unref(c->rt);

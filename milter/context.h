@@ -15,7 +15,6 @@
 #include <glib.h>
 #include "msgbuf.h"
 #include "snapshot.h"
-#include "html_links.h"
 
 /* One message, from MAIL FROM to end of message or abort. */
 typedef struct msg_ctx {
@@ -41,8 +40,6 @@ typedef struct conn_ctx {
 	gboolean local_submission;
 	unsigned long no_reply;  /* SMFIP_NR_* steps negotiated (mlfi_negotiate):
 	                            their callbacks answer SMFIS_NOREPLY */
-	html_links_ctx *html;    /* the tokenizer, made on the first tracked
-	                            message and reused (one thread per connection) */
 	msg_ctx *msg;
 } conn_ctx;
 

@@ -195,12 +195,12 @@ track(SMFICTX *ctx, conn_ctx *c, msg_ctx *m, const crm_decision *d,
 	char *reason = NULL, *hex = NULL;
 	GError *e = NULL;
 	rewrite_status st;
+	html_links_ctx *html = runtime_html_take(c->rt);   /* NULL: rewrite makes its own */
 
-	if (c->html == NULL)
-		c->html = html_links_ctx_new(NULL);   /* NULL: rewrite makes its own */
 	memset(&stats, 0, sizeof(stats));
-	st = outgoing_track(c->rt->cfg, c->rt->ring, c->html, d->track, data, len, msg, body,
+	st = outgoing_track(c->rt->cfg, c->rt->ring, html, d->track, data, len, msg, body,
 	    &stats, &hex, &reason, &e);
+	runtime_html_give(c->rt, html);
 	if (st == REWRITE_DONE) {
 		gsize off = 0;
 		gboolean ok = TRUE;

@@ -7,6 +7,13 @@
 static GMutex current_lock;
 static milter_runtime *current;
 
+/* html_idle's free function. */
+static void
+html_free(gpointer h)
+{
+	html_links_ctx_free(h);
+}
+
 /* Wrap a config (takes its reference). */
 milter_runtime *
 runtime_new(crm_config *cfg)
@@ -19,6 +26,8 @@ runtime_new(crm_config *cfg)
 	g_cond_init(&rt->done);
 	g_mutex_init(&rt->read_lock);
 	g_queue_init(&rt->queue);
+	g_mutex_init(&rt->html_lock);
+	rt->html_idle = g_ptr_array_new_with_free_func(html_free);
 	return rt;
 }
 
@@ -50,12 +59,42 @@ runtime_unref(milter_runtime *rt)
 	db_close(rt->db);
 	db_close(rt->rdb);
 	token_ring_free(rt->ring);
+	g_ptr_array_unref(rt->html_idle);
+	g_mutex_clear(&rt->html_lock);
 	g_mutex_clear(&rt->read_lock);
 	g_cond_clear(&rt->done);
 	g_mutex_clear(&rt->lock);
 	config_unref(rt->cfg);
 	g_free(rt);
 	return NULL;
+}
+
+/* An idle tokenizer, or a new one. */
+html_links_ctx *
+runtime_html_take(milter_runtime *rt)
+{
+	html_links_ctx *h = NULL;
+
+	g_mutex_lock(&rt->html_lock);
+	if (rt->html_idle->len > 0)
+		h = g_ptr_array_steal_index_fast(rt->html_idle, rt->html_idle->len - 1);
+	g_mutex_unlock(&rt->html_lock);
+	return h != NULL ? h : html_links_ctx_new(NULL);
+}
+
+/* Keep it for the next message, unless enough are idle. */
+void
+runtime_html_give(milter_runtime *rt, html_links_ctx *h)
+{
+	if (h == NULL)
+		return;
+	g_mutex_lock(&rt->html_lock);
+	if (rt->html_idle->len < RUNTIME_HTML_IDLE) {
+		g_ptr_array_add(rt->html_idle, h);
+		h = NULL;
+	}
+	g_mutex_unlock(&rt->html_lock);
+	html_links_ctx_free(h);
 }
 
 /* Most jobs one transaction takes. */

@@ -13,11 +13,18 @@
  * covers several messages, and threads wait on a condition instead of
  * SQLite's busy handler (which sleeps 1, 2, 5, 10... ms between tries).
  *
+ * Each runtime also keeps idle HTML tokenizers (runtime_html_take and
+ * _give): one costs about 1 MB to set up, and smtp-source, like many
+ * clients, sends one message per connection, so a tokenizer per
+ * connection meant setting one up, touching its fresh pages and freeing it
+ * for every tracked message.
+ *
  * Ownership: runtime_new takes the config reference it is given;
  * snapshot_get returns a new reference (runtime_unref, NULL-safe, returns
  * NULL); snapshot_set takes the reference it is given.
  *
  * Public: runtime_new, runtime_load_keys, runtime_ref, runtime_unref, runtime_enqueue,
+ *         runtime_html_take, runtime_html_give,
  *         runtime_read_begin, runtime_read_end,
  *         snapshot_get, snapshot_set.
  */
@@ -29,6 +36,7 @@
 #include "db.h"
 #include "spool.h"
 #include "token.h"
+#include "html_links.h"
 
 typedef struct milter_runtime {
 	gint refcnt;
@@ -41,7 +49,12 @@ typedef struct milter_runtime {
 	GMutex read_lock;         /* held from runtime_read_begin to _end */
 	crm_db *rdb;              /* the lookups' connection, or NULL */
 	token_ring *ring;         /* tracking keys, or NULL: no tracking */
+	GMutex html_lock;         /* guards html_idle */
+	GPtrArray *html_idle;     /* html_links_ctx *, owned, at most RUNTIME_HTML_IDLE */
 } milter_runtime;
+
+/* Most idle tokenizers a runtime keeps (more are freed when given back). */
+#define RUNTIME_HTML_IDLE 16
 
 milter_runtime *runtime_new(crm_config *cfg);
 /* Load tracking { key_file } when tracking { base_url } is set; FALSE with
@@ -54,6 +67,12 @@ milter_runtime *runtime_unref(milter_runtime *rt);
  * SPOOL_ERROR with err. */
 spool_status runtime_enqueue(milter_runtime *rt, const spool_new_job *job,
     gint64 *id, GError **err);
+
+/* An HTML tokenizer for one message, idle or new (the caller owns it
+ * until runtime_html_give); NULL when none can be made. */
+html_links_ctx *runtime_html_take(milter_runtime *rt);
+/* Give it back for the next message (NULL-safe; takes ownership). */
+void runtime_html_give(milter_runtime *rt, html_links_ctx *h);
 
 /* The read connection for lookups, locked for this thread (opened on
  * first use); NULL with err (and unlocked) when it cannot be opened. */
