@@ -39,19 +39,59 @@ hmac256_key_clear(hmac256_key *k)
 	k->ctx = NULL;
 }
 
+/* a then b into the keyed context c, and the MAC out (zeroed on failure). */
+static gboolean
+run_mac(EVP_MAC_CTX *c, const guint8 *a, gsize an, const guint8 *b, gsize bn, guint8 out[HMAC256_LEN])
+{
+	size_t outl = 0;
+	gboolean ok = c != NULL && EVP_MAC_update(c, a, an) == 1 &&
+	    (bn == 0 || EVP_MAC_update(c, b, bn) == 1) &&
+	    EVP_MAC_final(c, out, &outl, HMAC256_LEN) == 1 && outl == HMAC256_LEN;
+
+	if (!ok)
+		memset(out, 0, HMAC256_LEN);
+	return ok;
+}
+
 /* One MAC from a copy of the keyed context. */
 gboolean
 hmac256_mac(const hmac256_key *k, const guint8 *a, gsize an, const guint8 *b, gsize bn,
     guint8 out[HMAC256_LEN])
 {
 	EVP_MAC_CTX *c = k->ctx != NULL ? EVP_MAC_CTX_dup(k->ctx) : NULL;
-	size_t outl = 0;
-	gboolean ok = c != NULL && EVP_MAC_update(c, a, an) == 1 &&
-	    (bn == 0 || EVP_MAC_update(c, b, bn) == 1) &&
-	    EVP_MAC_final(c, out, &outl, HMAC256_LEN) == 1 && outl == HMAC256_LEN;
+	gboolean ok = run_mac(c, a, an, b, bn, out);
 
 	EVP_MAC_CTX_free(c);
-	if (!ok)
-		memset(out, 0, HMAC256_LEN);
 	return ok;
+}
+
+/* One working copy of the keyed context. */
+gboolean
+hmac256_state_init(hmac256_state *s, const hmac256_key *k)
+{
+	s->ctx = k->ctx != NULL ? EVP_MAC_CTX_dup(k->ctx) : NULL;
+	return s->ctx != NULL;
+}
+
+/* Free the working copy. */
+void
+hmac256_state_clear(hmac256_state *s)
+{
+	if (s == NULL)
+		return;
+	EVP_MAC_CTX_free(s->ctx);
+	s->ctx = NULL;
+}
+
+/* One MAC from the working copy: EVP_MAC_init with no key starts again
+ * from the key it already has (OpenSSL 3's HMAC keeps it). */
+gboolean
+hmac256_state_mac(hmac256_state *s, const guint8 *a, gsize an, const guint8 *b, gsize bn,
+    guint8 out[HMAC256_LEN])
+{
+	if (s->ctx == NULL || EVP_MAC_init(s->ctx, NULL, 0, NULL) != 1) {
+		memset(out, 0, HMAC256_LEN);
+		return FALSE;
+	}
+	return run_mac(s->ctx, a, an, b, bn, out);
 }

@@ -71,6 +71,7 @@ typedef struct rw {
 	rewrite_stats st;
 	GString *notes;          /* parts and groups left alone, for the reason */
 	GString *line;           /* apply's buffer, reused group after group */
+	token_signer *signer;    /* signs every link of the message (made on the first) */
 	char *refuse;
 } rw;
 
@@ -456,7 +457,9 @@ make_edits(rw *r, part_job *j, const html_scan *sc, gboolean main_part)
 		}
 		if (!r->o->clicks)
 			continue;
-		url = token_click_url(r->o->ring, r->o->base_url, r->o->track_id, r->next_link, l->target);
+		if (r->signer == NULL)
+			r->signer = token_signer_new(r->o->ring);
+		url = token_signer_click_url(r->signer, r->o->base_url, r->o->track_id, r->next_link, l->target);
 		if (url == NULL) {
 			r->st.skipped++;
 			continue;
@@ -779,6 +782,7 @@ done:
 	g_ptr_array_unref(r.unsub);
 	g_string_free(r.notes, TRUE);
 	g_string_free(r.line, TRUE);
+	token_signer_free(r.signer);
 	if (msg != NULL)
 		g_object_unref(msg);
 	if (parser != NULL)

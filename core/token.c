@@ -231,12 +231,13 @@ ring_find(const token_ring *ring, const char *kid, gsize n)
 /* Truncated HMAC-SHA256 of body (and target) under key; FALSE if
  * libcrypto failed (then nothing may be signed or verified). */
 static gboolean
-compute_mac(const token_key *key, const guint8 *body, gsize n,
+compute_mac(const token_key *key, hmac256_state *st, const guint8 *body, gsize n,
     const char *target, gsize tlen, guint8 mac[MAC_LEN])
 {
 	guint8 digest[HMAC256_LEN];
-	gboolean ok = hmac256_mac(&key->hk, body, n, (const guint8 *)target,
-	    target != NULL ? tlen : 0, digest);
+	gboolean ok = st != NULL ?
+	    hmac256_state_mac(st, body, n, (const guint8 *)target, target != NULL ? tlen : 0, digest) :
+	    hmac256_mac(&key->hk, body, n, (const guint8 *)target, target != NULL ? tlen : 0, digest);
 
 	memcpy(mac, digest, MAC_LEN);
 	explicit_bzero(digest, sizeof(digest));
@@ -255,10 +256,11 @@ mac_equal(const guint8 *a, const guint8 *b)
 	return diff == 0;
 }
 
-/* Signed token bytes for kind under the ring's first key, in raw
- * (RAW_MAX bytes); returns their length, 0 if signing failed. */
+/* Signed token bytes for kind under the ring's first key (st: a working
+ * copy of it, or NULL), in raw (RAW_MAX bytes); returns their length, 0
+ * if signing failed. */
 static gsize
-make_token(const token_ring *ring, token_kind kind, const guint8 id[TOKEN_ID_LEN],
+make_token(const token_ring *ring, hmac256_state *st, token_kind kind, const guint8 id[TOKEN_ID_LEN],
     guint link, const char *target, gsize tlen, guint8 raw[RAW_MAX])
 {
 	const token_key *key = &ring->keys[0];
@@ -277,7 +279,7 @@ make_token(const token_ring *ring, token_kind kind, const guint8 id[TOKEN_ID_LEN
 			link >>= 7;
 		} while (link != 0);
 	}
-	if (!compute_mac(key, raw, n, target, tlen, raw + n))
+	if (!compute_mac(key, st, raw, n, target, tlen, raw + n))
 		return 0;
 	return n + MAC_LEN;
 }
@@ -303,7 +305,7 @@ token_open_url(const token_ring *ring, const char *base_url, const guint8 id[TOK
 
 	if (ring == NULL || base_url == NULL || id == NULL)
 		return NULL;
-	if ((n = make_token(ring, TOKEN_OPEN, id, 0, NULL, 0, raw)) == 0)
+	if ((n = make_token(ring, NULL, TOKEN_OPEN, id, 0, NULL, 0, raw)) == 0)
 		return NULL;
 	bl = base_len(base_url);
 	url = p = g_malloc(bl + 3 + B64_LEN(n) + 5);
@@ -314,10 +316,11 @@ token_open_url(const token_ring *ring, const char *base_url, const guint8 id[TOK
 	return url;
 }
 
-/* "{base_url}/c/{token}/{base64url(target)}", or NULL for a bad target.
- * Made in one allocation: a message signs every one of its links. */
-char *
-token_click_url(const token_ring *ring, const char *base_url,
+/* "{base_url}/c/{token}/{base64url(target)}", or NULL for a bad target,
+ * signed with st (or a copy of the key when NULL). Made in one
+ * allocation: a message signs every one of its links. */
+static char *
+click_url(const token_ring *ring, hmac256_state *st, const char *base_url,
     const guint8 id[TOKEN_ID_LEN], guint link, const char *target)
 {
 	guint8 raw[RAW_MAX];
@@ -329,7 +332,7 @@ token_click_url(const token_ring *ring, const char *base_url,
 	tlen = strlen(target);
 	if (!target_valid(target, tlen))
 		return NULL;
-	if ((n = make_token(ring, TOKEN_CLICK, id, link, target, tlen, raw)) == 0)
+	if ((n = make_token(ring, st, TOKEN_CLICK, id, link, target, tlen, raw)) == 0)
 		return NULL;
 	bl = base_len(base_url);
 	url = p = g_malloc(bl + 3 + B64_LEN(n) + 1 + B64_LEN(tlen) + 1);
@@ -340,6 +343,56 @@ token_click_url(const token_ring *ring, const char *base_url,
 	p = b64url_put((const guint8 *)target, tlen, p);
 	*p = '\0';
 	return url;
+}
+
+/* One click URL (see click_url). */
+char *
+token_click_url(const token_ring *ring, const char *base_url,
+    const guint8 id[TOKEN_ID_LEN], guint link, const char *target)
+{
+	return click_url(ring, NULL, base_url, id, link, target);
+}
+
+/* The signing key's working copy, for one thread. */
+struct token_signer {
+	const token_ring *ring;          /* borrowed */
+	hmac256_state st;
+};
+
+/* A signer for the ring's first key, or NULL. */
+token_signer *
+token_signer_new(const token_ring *ring)
+{
+	token_signer *s;
+
+	if (ring == NULL || ring->n == 0)
+		return NULL;
+	s = g_new0(token_signer, 1);
+	s->ring = ring;
+	if (!hmac256_state_init(&s->st, &ring->keys[0].hk))
+		return token_signer_free(s);
+	return s;
+}
+
+/* Free; NULL-safe, returns NULL. */
+token_signer *
+token_signer_free(token_signer *s)
+{
+	if (s == NULL)
+		return NULL;
+	hmac256_state_clear(&s->st);
+	g_free(s);
+	return NULL;
+}
+
+/* token_click_url with the signer's working copy of the key. */
+char *
+token_signer_click_url(token_signer *s, const char *base_url,
+    const guint8 id[TOKEN_ID_LEN], guint link, const char *target)
+{
+	if (s == NULL)
+		return NULL;
+	return click_url(s->ring, &s->st, base_url, id, link, target);
 }
 
 /* Parse raw token bytes of the wanted kind; on success the key, the
@@ -439,7 +492,7 @@ token_verify_path(const token_ring *ring, const char *path, token_info *out)
 		}
 		target[tlen] = '\0';
 	}
-	ok = compute_mac(key, raw, mac_at, target, tlen, mac) && mac_equal(mac, raw + mac_at);
+	ok = compute_mac(key, NULL, raw, mac_at, target, tlen, mac) && mac_equal(mac, raw + mac_at);
 	if (ok && target != NULL)
 		ok = target_valid(target, tlen);
 	if (!ok) {

@@ -17,13 +17,19 @@
  * the ledger), the link's index in the message (clicks), and a truncated
  * HMAC-SHA256 over all of it plus the target.
  *
+ * A token_signer signs many links on one thread with one working copy of
+ * the signing key (token_click_url copies the key for each link).
+ *
  * Ownership: token_ring_load returns a ring freed with token_ring_free
- * (NULL-safe, returns NULL); strings returned are new (g_free);
+ * (NULL-safe, returns NULL); a token_signer borrows its ring (free the
+ * signer first, token_signer_free is NULL-safe); strings returned are new
+ * (g_free);
  * token_info_clear frees what token_verify_path filled in.
  *
  * Public: token_ring_load, token_ring_from_text, token_ring_free,
  *         token_keygen_line, token_new_id, token_open_url,
- *         token_click_url, token_verify_path, token_info_clear.
+ *         token_click_url, token_signer_new, token_signer_free,
+ *         token_signer_click_url, token_verify_path, token_info_clear.
  */
 #ifndef CRM_TOKEN_H
 #define CRM_TOKEN_H
@@ -38,6 +44,7 @@
 typedef enum { TOKEN_OPEN = 'o', TOKEN_CLICK = 'c' } token_kind;
 
 typedef struct token_ring token_ring;
+typedef struct token_signer token_signer;
 
 typedef struct token_info {
 	token_kind kind;
@@ -59,6 +66,13 @@ void token_new_id(guint8 id[TOKEN_ID_LEN]);
 char *token_open_url(const token_ring *ring, const char *base_url, const guint8 id[TOKEN_ID_LEN]);
 /* NULL when target is not an http(s) URL or longer than TOKEN_TARGET_MAX. */
 char *token_click_url(const token_ring *ring, const char *base_url,
+    const guint8 id[TOKEN_ID_LEN], guint link, const char *target);
+/* A signer for ring's signing key (NULL without keys or if libcrypto
+ * failed); the ring must outlive it. */
+token_signer *token_signer_new(const token_ring *ring);
+token_signer *token_signer_free(token_signer *s);
+/* The same URL as token_click_url, signed with s (NULL when s is NULL). */
+char *token_signer_click_url(token_signer *s, const char *base_url,
     const guint8 id[TOKEN_ID_LEN], guint link, const char *target);
 /* Verify a request path ("/o/....gif" or "/c/.../..."); FALSE for
  * anything forged, truncated, malformed or signed by an unknown key. */

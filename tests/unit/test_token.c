@@ -416,6 +416,47 @@ test_targets(void **state)
 	token_ring_free(r);
 }
 
+/* A signer (one working copy of the key, reset per MAC) makes exactly
+ * the URLs token_click_url makes, link after link, and they verify; it
+ * signs with the first key of a rotated ring. */
+static void
+test_signer(void **state)
+{
+	token_ring *r = tt_ring("k2 " S2 "\nk1 " S1 "\n");
+	token_signer *sg = token_signer_new(r);
+	guint link;
+	size_t i;
+
+	(void)state;
+	assert_non_null(sg);
+	for (link = 0; link < 300; link++) {
+		for (i = 0; i < G_N_ELEMENTS(target_cases); i++) {
+			const char *t = target_cases[i].target;
+			char *a, *b;
+			token_info info;
+
+			if (t == NULL)
+				continue;
+			a = token_click_url(r, BASE, ID1, link, t);
+			b = token_signer_click_url(sg, BASE, ID1, link, t);
+			assert_string_equal(a != NULL ? a : "(null)", b != NULL ? b : "(null)");
+			if (b != NULL) {
+				assert_true(token_verify_path(r, tt_path_of(b), &info));
+				assert_string_equal(info.kid, "k2");
+				assert_int_equal(info.link, link);
+				token_info_clear(&info);
+			}
+			g_free(a);
+			g_free(b);
+		}
+	}
+	token_signer_free(sg);
+	assert_null(token_signer_new(NULL));
+	assert_null(token_signer_click_url(NULL, BASE, ID1, 0, "https://example.com/"));
+	assert_null(token_signer_free(NULL));
+	token_ring_free(r);
+}
+
 int
 main(void)
 {
@@ -429,6 +470,7 @@ main(void)
 		cmocka_unit_test(test_splices),
 		cmocka_unit_test(test_rotation),
 		cmocka_unit_test(test_targets),
+		cmocka_unit_test(test_signer),
 		cmocka_unit_test(test_keyfile),
 		cmocka_unit_test(test_keyfile_perms),
 		cmocka_unit_test(test_keygen),
