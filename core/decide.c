@@ -10,6 +10,7 @@
 #include "thread.h"
 #include "attach_policy.h"
 #include "jsonb.h"
+#include "idem.h"
 
 #define CATEGORY_MAX 256
 
@@ -111,11 +112,22 @@ default_profile(const crm_config *cfg)
 }
 
 /* tracking { never_track } or the directory's "follow email: do not
- * allow": no tracking for this message. */
+ * allow": no tracking for this message. Nor when this Message-ID was
+ * saved before: the message passes the MTA again (a resend, a second
+ * milter pass) and was tracked, or not, the first time; tracking it again
+ * would give it a second pixel under an id nothing records. */
 static void
-tracking_opt_out(const crm_config *cfg, const decide_lookups *lk, crm_decision *d)
+tracking_opt_out(const crm_config *cfg, const crm_message *msg, const decide_lookups *lk,
+    crm_decision *d)
 {
 	const GPtrArray *never = cfg->tracking.never_track;
+	char *mid = msg != NULL ? idem_msgid_normalize(message_header(msg, "Message-ID")) : NULL;
+	char *before = mid != NULL && lk != NULL && lk->tracked != NULL ? lk->tracked(lk->data, mid) : NULL;
+
+	if (before != NULL)
+		d->why_no_track = g_strdup_printf("Message-ID %s was saved (to %s) when it first passed", mid, before);
+	g_free(before);
+	g_free(mid);
 
 	for (guint i = 0; i < d->participants->len && d->why_no_track == NULL; i++) {
 		const char *a = g_ptr_array_index(d->participants, i);
@@ -268,7 +280,7 @@ decision_make(const crm_config *cfg, const classify_input *in,
 	}
 	/* a recipient who opted out turns tracking off for the whole message */
 	if (d->track != 0)
-		tracking_opt_out(cfg, lk, d);
+		tracking_opt_out(cfg, msg, lk, d);
 	if (d->regarding == NULL && d->rule != NULL)
 		d->regarding = regarding_dup(d->rule->regarding);
 	if (d->regarding == NULL)

@@ -64,6 +64,7 @@ typedef struct prepared {
 	GPtrArray *domains;
 	GPtrArray *skip;
 	char *tracker;
+	char *tracker_open;      /* tracker + "/o/": where our open pixels are */
 	const char *charset;
 	word_index text_words;
 	word_index url_words;
@@ -143,6 +144,8 @@ prepare(prepared *pf, const html_filter *f)
 	}
 	if (f->tracker_url != NULL)
 		pf->tracker = url_norm_http(f->tracker_url, NULL, &valid);
+	if (pf->tracker != NULL)
+		pf->tracker_open = g_strconcat(pf->tracker, g_str_has_suffix(pf->tracker, "/") ? "" : "/", "o/", NULL);
 }
 
 static void
@@ -151,6 +154,7 @@ prepared_clear(prepared *pf)
 	g_ptr_array_unref(pf->domains);
 	g_ptr_array_unref(pf->skip);
 	g_free(pf->tracker);
+	g_free(pf->tracker_open);
 }
 
 /* Is host one of the domains, or under one? */
@@ -377,6 +381,89 @@ finish_link(scan_state *s)
 	g_string_truncate(s->text, 0);
 }
 
+/* Where attribute a's value is, into l (start, end, and with its quotes
+ * vstart, vend, quote); FALSE for an empty value (it has no string) or
+ * one outside the buffer. */
+static gboolean
+value_range(const pass *p, myhtml_tree_attr_t *a, html_link *l)
+{
+	myhtml_position_t vp = myhtml_attribute_value_raw_position(a);
+
+	if (vp.length == 0 || vp.begin == 0 || vp.begin + vp.length > p->len)
+		return FALSE;
+	l->start = vp.begin + p->shift;
+	l->end = l->start + vp.length;
+	l->vstart = l->start;
+	l->vend = l->end;
+	l->quote = 0;
+	if (p->buf[vp.begin - 1] == '"' || p->buf[vp.begin - 1] == '\'') {
+		l->quote = p->buf[vp.begin - 1];
+		l->vstart--;
+		if (vp.begin + vp.length < p->len && p->buf[vp.begin + vp.length] == l->quote)
+			l->vend++;
+	}
+	return TRUE;
+}
+
+/* Attribute a's value with character references decoded (new), and its
+ * length in *n. */
+static char *
+value_decoded(const pass *p, myhtml_tree_attr_t *a, gsize *n)
+{
+	myhtml_position_t vp = myhtml_attribute_value_raw_position(a);
+	mycore_string_t str;
+	char *v;
+
+	if ((v = amp_only_value(p->buf + vp.begin, vp.length)) != NULL) {
+		*n = strlen(v);
+		return v;
+	}
+	decode_raw(p->tree, vp.begin, vp.length, 'a', &str);
+	*n = str.length;
+	v = g_strndup(str.data, str.length);
+	mycore_string_destroy(&str, false);
+	return v;
+}
+
+/* An <img>: its alt is link text inside a link; a src that is one of our
+ * open pixels (in a quote of earlier tracked mail) is noted, so the
+ * rewrite can neutralise it: opening this message must not count as
+ * opening that one. */
+static void
+image(pass *p, myhtml_token_node_t *tok)
+{
+	scan_state *s = p->s;
+	myhtml_tree_attr_t *a;
+	myhtml_position_t ep = tok_element(tok);
+	/* a tag cut off by the end is dropped: it loads nothing */
+	gboolean whole = ep.length > 0 && ep.begin + ep.length <= p->len && p->buf[ep.begin + ep.length - 1] == '>';
+	gboolean valid;
+
+	for (a = myhtml_token_node_attribute_first(tok); a != NULL; a = myhtml_attribute_next(a)) {
+		html_link l;
+		gsize vl;
+
+		if (s->open >= 0 && attr_is(p, a, "alt", 3))
+			text_add_attr(p, a);
+		if (!whole || s->pf->tracker_open == NULL || !attr_is(p, a, "src", 3))
+			continue;
+		memset(&l, 0, sizeof(l));
+		if (!value_range(p, a, &l) || s->out->old_pixels->len >= HTML_LINKS_MAX)
+			continue;
+		l.url = value_decoded(p, a, &vl);
+		if (vl <= HTML_URL_MAX && (l.target = url_norm_http(l.url, s->pf->charset, &valid)) != NULL &&
+		    g_str_has_prefix(l.target, s->pf->tracker_open)) {
+			l.tag = g_strdup("img");
+			l.mso = p->mso;
+			l.verdict = HTML_SKIP_TRACKER;
+			g_array_append_val(s->out->old_pixels, l);
+		} else {
+			g_free(l.url);
+			g_free(l.target);
+		}
+	}
+}
+
 /* A start tag that may be a link: record its href and open it. */
 static void
 start_link(pass *p, myhtml_token_node_t *tok, myhtml_tag_id_t id, const char *name, gsize nl, gboolean closes)
@@ -386,7 +473,6 @@ start_link(pass *p, myhtml_token_node_t *tok, myhtml_tag_id_t id, const char *na
 	myhtml_position_t vp, ep = tok_element(tok);
 	html_link l;
 	gboolean notrack = FALSE, valid;
-	mycore_string_t str;
 	gsize vl;
 
 	if (ep.length == 0 || ep.begin + ep.length > p->len || p->buf[ep.begin + ep.length - 1] != '>')
@@ -400,9 +486,9 @@ start_link(pass *p, myhtml_token_node_t *tok, myhtml_tag_id_t id, const char *na
 		else if (attr_is(p, a, "title", 5) || attr_is(p, a, "alt", 3))
 			text_add_attr(p, a);
 	}
-	vp = href != NULL ? myhtml_attribute_value_raw_position(href) : (myhtml_position_t){ 0, 0 };
+	memset(&l, 0, sizeof(l));
 	/* an empty value has no string: not a link */
-	if (vp.length == 0 || vp.begin == 0 || vp.begin + vp.length > p->len) {
+	if (href == NULL || !value_range(p, href, &l)) {
 		g_string_truncate(s->text, 0);
 		return;
 	}
@@ -411,26 +497,9 @@ start_link(pass *p, myhtml_token_node_t *tok, myhtml_tag_id_t id, const char *na
 			s->error = g_strdup_printf("more than %d links", HTML_LINKS_MAX);
 		return;
 	}
-	memset(&l, 0, sizeof(l));
-	l.start = vp.begin + p->shift;
-	l.end = l.start + vp.length;
-	l.vstart = l.start;
-	l.vend = l.end;
-	if (p->buf[vp.begin - 1] == '"' || p->buf[vp.begin - 1] == '\'') {
-		l.quote = p->buf[vp.begin - 1];
-		l.vstart--;
-		if (vp.begin + vp.length < p->len && p->buf[vp.begin + vp.length] == l.quote)
-			l.vend++;
-	}
+	vp = myhtml_attribute_value_raw_position(href);
 	l.tag = g_strndup(name, nl);
-	if ((l.url = amp_only_value(p->buf + vp.begin, vp.length)) != NULL)
-		vl = strlen(l.url);
-	else {
-		decode_raw(p->tree, vp.begin, vp.length, 'a', &str);
-		vl = str.length;
-		l.url = g_strndup(str.data, vl);
-		mycore_string_destroy(&str, false);
-	}
+	l.url = value_decoded(p, href, &vl);
 	l.vml = g_str_has_prefix(name, "v:");
 	l.mso = p->mso;
 	if (s->patched && memmem(p->buf + vp.begin, vp.length, "<!_CDATA[", 9) != NULL)
@@ -548,12 +617,8 @@ on_token(myhtml_tree_t *tree, myhtml_token_node_t *tok, void *ctx)
 		start_link(p, tok, id, "area", 4, TRUE);
 	else if (name != NULL && nl > 2 && name[0] == 'v' && name[1] == ':')
 		start_link(p, tok, id, name, nl, FALSE);
-	else if (id == MyHTML_TAG_IMG && s->open >= 0) {
-		myhtml_tree_attr_t *a = myhtml_token_node_attribute_first(tok);
-		for (; a != NULL; a = myhtml_attribute_next(a))
-			if (attr_is(p, a, "alt", 3))
-				text_add_attr(p, a);
-	}
+	else if (id == MyHTML_TAG_IMG)
+		image(p, tok);
 	return ctx;
 }
 
@@ -678,6 +743,8 @@ html_links_scan(html_links_ctx *ctx, const char *html, gsize len, const html_fil
 
 	out->links = g_array_sized_new(FALSE, TRUE, sizeof(html_link), MIN(len / 512, 1024) + 16);
 	g_array_set_clear_func(out->links, link_clear);
+	out->old_pixels = g_array_new(FALSE, TRUE, sizeof(html_link));
+	g_array_set_clear_func(out->old_pixels, link_clear);
 	out->pixel_at = -1;
 	prepare(&pf, filter);
 	html = defuse_cdata(html, len, &copy);
@@ -706,8 +773,10 @@ html_links_scan(html_links_ctx *ctx, const char *html, gsize len, const html_fil
 		if (!run_pass(tree, &p))
 			goto done;
 	}
-	if (s.comments->len > 0)
+	if (s.comments->len > 0) {
 		g_array_sort(out->links, by_start);
+		g_array_sort(out->old_pixels, by_start);
+	}
 	/* bytes after the last token were dropped by the tokenizer (a tag cut
 	 * off by the end): appending there is not safe either */
 	out->pixel_at = s.body_end >= 0 ? s.body_end : s.tail_ok && s.last_end == len ? (gssize)len : -1;
@@ -733,6 +802,9 @@ html_links_clear(html_scan *s)
 		return;
 	if (s->links != NULL)
 		g_array_unref(s->links);
+	if (s->old_pixels != NULL)
+		g_array_unref(s->old_pixels);
 	s->links = NULL;
+	s->old_pixels = NULL;
 	s->pixel_at = -1;
 }

@@ -27,6 +27,11 @@
  * between the start and end tag, img alt inside it, its title) says
  * unsubscribe (English, German, French, Spanish, Dutch, Italian words).
  *
+ * Old pixels: the src of every <img> that is an open pixel of our tracker
+ * ({tracker}/o/...), found the way links are. In mail that quotes or
+ * forwards earlier tracked mail they would count this message's readers
+ * as readers of that one.
+ *
  * url is the attribute value with character references decoded by the
  * tokenizer (spec rules for attributes: "&copy=" stays). target is what a
  * browser opens (url_norm_http: IDN hosts in punycode, blanks trimmed,
@@ -90,6 +95,9 @@ typedef struct html_filter {
 
 typedef struct html_scan {
 	GArray *links;                /* of html_link, by start offset */
+	GArray *old_pixels;           /* of html_link (tag "img", verdict HTML_SKIP_TRACKER):
+	                               * src values that are open pixels of our tracker,
+	                               * quoted from earlier mail; by start offset */
 	gssize pixel_at;              /* where the pixel goes: the '<' of the last </body>;
 	                               * with none, len when the buffer ends in plain text;
 	                               * -1 when it ends inside a tag, comment or script

@@ -474,6 +474,21 @@ make_edits(rw *r, part_job *j, const html_scan *sc, gboolean main_part)
 		e.link = TRUE;
 		g_array_append_val(ed, e);
 	}
+	/* our pixels quoted from earlier mail load nothing any more: src="" */
+	for (i = 0; i < sc->old_pixels->len; i++) {
+		const html_link *l = &g_array_index(sc->old_pixels, html_link, i);
+		edit e = { 0 };
+
+		e.s = l->start;
+		e.e = l->end;
+		e.bs = l->vstart;
+		e.be = l->vend;
+		e.repl = html_links_attr_value(l, "");
+		e.url = g_strdup("");
+		e.link = TRUE;
+		g_array_append_val(ed, e);
+		r->st.old_pixels++;
+	}
 	if (main_part && r->o->opens && sc->pixel_at < 0)
 		note(r, "HTML part 1 ends inside a tag, comment or script: no pixel");
 	else if (main_part && r->o->opens) {

@@ -53,10 +53,13 @@
  * at its end when it has none and ends in plain text (not when it ends
  * inside a tag, comment or script: the pixel would not be markup there;
  * not in an empty part: its boundary would move). Targets of the
- * List-Unsubscribe header are not rewritten.
+ * List-Unsubscribe header are not rewritten. Open pixels of our tracker
+ * already in the HTML (a reply or forward quoting earlier tracked mail)
+ * get src="": whoever opens this message has not opened that one.
  *
  * Ownership: the caller owns raw, opts (and its tokenizer, which one
- * thread uses at a time: keep one per milter connection) and new_body;
+ * thread uses at a time: crm-milter keeps idle ones in its runtime) and
+ * new_body;
  * *reason is new (g_free) and set for every status (a line for the log).
  *
  * Public: rewrite_message, rewrite_parsed, rewrite_status_name.
@@ -92,6 +95,7 @@ typedef struct rewrite_stats {
 	guint links;        /* links rewritten */
 	guint skipped;      /* links seen and left alone (any reason) */
 	gboolean pixel;     /* the pixel was inserted */
+	guint old_pixels;   /* our pixels quoted from earlier mail, neutralised */
 } rewrite_stats;
 
 /* Rewrite raw (headers and body, CRLF or LF). On REWRITE_DONE new_body

@@ -5,7 +5,9 @@
 # arrives at smtp-sink has them; following each link through the real
 # crm-tracker lands on the original URL (entities decoded); a forged link is
 # 404; a recipient who opted out gets the message untouched; the open and
-# the click reach the ledger as events of the sent message.
+# the click reach the ledger as events of the sent message. The same
+# message resent is saved and tracked once; a reply quoting the tracked
+# message has the quoted pixel neutralised and its own pixel.
 set -u
 . "$(dirname "$0")/../lib/mta.sh"
 
@@ -83,6 +85,11 @@ MSG
 }
 html "$M/t1" bob@customer.test track.1@example.com
 html "$M/t2" optout@customer.test track.2@example.com
+# the dry run, before the message is sent (once it is saved, passing again
+# would not track it): its --output is compared with the sink's copy below
+"$CTL" -c "$CONF" test --daemon ORIGINATING --from alice@example.com --rcpt bob@customer.test \
+	--output "$MTA_TMP/dry.eml" "$M/t1" >"$MTA_TMP/dry.json" 2>"$MTA_TMP/dry.err"
+dry_rc=$?
 mta_check "tracked HTML message accepted" mta_swaks "$MTA_PF_SUB_PORT" alice@example.com bob@customer.test "$M/t1"
 mta_check "message to an opted-out recipient accepted" mta_swaks "$MTA_PF_SUB_PORT" alice@example.com optout@customer.test "$M/t2"
 mta_sink_wait 2 30 || mta_not_ok "sink got both"
@@ -117,8 +124,7 @@ forged=$(printf '%s' "$first" | python3 -c 'import sys; u=sys.stdin.read(); i=u.
 # the dry run's --output is the message as it left: the same bytes as at
 # the sink once trace headers go and the tokens (a new tracking id per
 # run) are masked
-"$CTL" -c "$CONF" test --daemon ORIGINATING --from alice@example.com --rcpt bob@customer.test \
-	--output "$MTA_TMP/dry.eml" "$M/t1" >"$MTA_TMP/dry.json" 2>"$MTA_TMP/dry.err" &&
+[ "$dry_rc" = 0 ] &&
 	mta_strip_trace "$MTA_TMP/dry.eml" >"$MTA_TMP/dry.a" && mta_strip_trace "$f" sink >"$MTA_TMP/dry.b" &&
 	python3 - "$MTA_TMP/dry.a" "$MTA_TMP/dry.b" "$BASE" <<'PY' && mta_ok "test --output writes the message as it leaves the MTA" ||
 import re, sys
@@ -164,5 +170,40 @@ grep -q "opened 1, clicked 0, replied 0, bounced 0 (by people); 2 machine events
 	"$CTL" -c "$CONF" report --all | grep -q "clicked 1," &&
 	mta_ok "report table: people by default, --all counts machines in" ||
 	mta_not_ok "report table" "$(cat "$MTA_TMP/report.txt")"
+# passing the MTA again (a resend with the same Message-ID): saved once,
+# tracked once; the second copy leaves untouched
+mta_check "the same message resent is accepted" mta_swaks "$MTA_PF_SUB_PORT" alice@example.com bob@customer.test "$M/t1"
+# a reply that quotes the tracked message, pixel included: that pixel must
+# not count this message's reader as a reader of the first one
+cat >"$M/t3" <<MSG
+From: Alice <alice@example.com>
+To: <bob@customer.test>
+Subject: Re: Our pricing
+Date: Sun, 22 Nov 2026 13:00:00 +0000
+Message-ID: <reply.3@example.com>
+In-Reply-To: <track.1@example.com>
+MIME-Version: 1.0
+Content-Type: text/html; charset=us-ascii
+
+<html><body><p>Following up.</p><blockquote><p>Hello,</p>
+<img src="$pixel" width="1" height="1" alt=""></blockquote>
+</body></html>
+MSG
+mta_check "a reply quoting the tracked message is accepted" mta_swaks "$MTA_PF_SUB_PORT" alice@example.com bob@customer.test "$M/t3"
+mta_sink_wait 4 30 || mta_not_ok "sink got the resend and the reply"
+again=$(mta_sink_find track.1@example.com | grep -v -x -F "$f" | head -n 1)
+[ -n "$again" ] && ! grep -q "$BASE/" "$again" &&
+	grep -q "not tracked: Message-ID .*track.1@example.com.* was saved (to local) when it first passed" "$MTA_TMP/crm-milter.log" &&
+	grep -q "already queued for crm local" "$MTA_TMP/crm-milter.log" &&
+	mta_ok "the resent message is saved and tracked once; its second copy leaves untouched" ||
+	mta_not_ok "resend" "$(grep -i 'track' "$MTA_TMP/crm-milter.log" | tail -5)"
+f3=$(mta_sink_find reply.3@example.com | head -n 1)
+python3 - "$f3" "$BASE" "$pixel" <<'PY' && mta_ok "the quoted pixel is neutralised (src=\"\"), the reply has its own" ||
+import re, sys
+t = open(sys.argv[1], encoding="latin-1").read()
+mine = re.findall(re.escape(sys.argv[2]) + r"/o/[A-Za-z0-9_-]+\.gif", t)
+sys.exit(0 if sys.argv[3] not in t and 'src=""' in t and len(mine) == 1 else 1)
+PY
+	mta_not_ok "quoted pixel" "$(grep -n 'img' "$f3")"
 mta_check_log_clean "$MTA_TMP/crm-milter.log"
 mta_done

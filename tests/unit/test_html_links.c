@@ -169,6 +169,71 @@ static const scan_case scan_cases[] = {
 	{ "no </body>, a </body> inside a title is text", "<title></body></title><p>x", NULL, PIXEL_END, 0, { { 0 } } },
 };
 
+/* Open pixels of our tracker already in the HTML (quoted earlier mail). */
+typedef struct old_pixel_case {
+	const char *label;
+	const char *html;
+	const char *tracker;      /* filter tracker_url */
+	guint n;
+	const char *raw[3];       /* the bytes of each [start, end) */
+	char quote[3];
+	gboolean mso[3];
+} old_pixel_case;
+
+static const old_pixel_case old_pixel_cases[] = {
+	{ "a quoted reply with our pixel; a click link of ours is no pixel",
+	  "<p>Thanks</p><blockquote><p>Offer <a href=\"https://t.example.com/c/x/y\">here</a></p>"
+	  "<img src=\"https://t.example.com/o/AbC-_1.gif\" width=\"1\" height=\"1\" alt=\"\"></blockquote>",
+	  "https://t.example.com", 1, { "https://t.example.com/o/AbC-_1.gif" }, { '"' }, { FALSE } },
+	{ "upper case, unquoted, an entity, a trailing slash on base_url; two of them",
+	  "<IMG SRC=HTTPS://T.Example.COM/o/a.gif><img src='&#x68;ttps://t.example.com/o/b.gif'>",
+	  "https://t.example.com/", 2, { "HTTPS://T.Example.COM/o/a.gif", "&#x68;ttps://t.example.com/o/b.gif" },
+	  { 0, '\'' }, { FALSE, FALSE } },
+	{ "inside an Outlook conditional comment",
+	  "<!--[if mso]><img src=\"https://t.example.com/o/m.gif\"><![endif]--><p>x</p>",
+	  "https://t.example.com", 1, { "https://t.example.com/o/m.gif" }, { '"' }, { TRUE } },
+	{ "not ours: another host, our host but not /o/, a lookalike host, no src value",
+	  "<img src=\"https://other.example/o/a.gif\"><img src=\"https://t.example.com/logo.png\">"
+	  "<img src=\"https://t.example.com.evil.test/o/a.gif\"><img src>",
+	  "https://t.example.com", 0, { NULL }, { 0 }, { FALSE } },
+	{ "no tracker configured: nothing is ours",
+	  "<img src=\"https://t.example.com/o/a.gif\">", NULL, 0, { NULL }, { 0 }, { FALSE } },
+	{ "a tag cut off by the end loads nothing",
+	  "<p>x</p><img src=\"https://t.example.com/o/a.gif\"", "https://t.example.com", 0, { NULL }, { 0 }, { FALSE } },
+};
+
+/* Each case finds exactly its pixels, with their value's bytes. */
+static void
+test_old_pixels(void **state)
+{
+	html_links_ctx *ctx = html_links_ctx_new(NULL);
+	gsize i, k;
+
+	(void)state;
+	for (i = 0; i < G_N_ELEMENTS(old_pixel_cases); i++) {
+		const old_pixel_case *c = &old_pixel_cases[i];
+		html_filter f = { NULL, NULL, c->tracker, NULL };
+		html_scan s = { 0 };
+		gsize len = strlen(c->html);
+
+		print_message("case: %s\n", c->label);
+		assert_true(html_links_scan(ctx, c->html, len, &f, &s, NULL));
+		assert_int_equal(s.old_pixels->len, c->n);
+		for (k = 0; k < c->n; k++) {
+			const html_link *l = &g_array_index(s.old_pixels, html_link, k);
+			assert_string_equal(l->tag, "img");
+			assert_int_equal(l->end - l->start, strlen(c->raw[k]));
+			assert_memory_equal(c->html + l->start, c->raw[k], strlen(c->raw[k]));
+			assert_int_equal(l->quote, c->quote[k]);
+			assert_int_equal(l->mso, c->mso[k]);
+			assert_int_equal(l->vend - l->vstart, l->end - l->start + (c->quote[k] != 0 ? 2 : 0));
+		}
+		html_links_clear(&s);
+		assert_null(s.old_pixels);
+	}
+	html_links_ctx_free(ctx);
+}
+
 /* Every scan case, with one tokenizer reused for all of them. */
 static void
 test_scan(void **state)
@@ -402,6 +467,7 @@ main(void)
 		cmocka_unit_test(test_target),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_too_many_links),
+		cmocka_unit_test(test_old_pixels),
 	};
 
 	return cmocka_run_group_tests_name("html_links", tests, NULL, NULL);

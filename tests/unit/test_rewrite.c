@@ -713,11 +713,79 @@ test_truncated(void **state)
 	token_ring_free(ring);
 }
 
+/* A reply quoting earlier tracked mail: that mail's pixel loads nothing
+ * (src=""), this message gets its own, and nothing else changes: the new
+ * body is exactly the old one with those two edits, in 8bit and in
+ * quoted-printable. */
+static void
+test_old_pixel(void **state)
+{
+	static const guint8 old_id[TOKEN_ID_LEN] = { 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9 };
+	token_ring *ring = token_ring_from_text(KEYS, "test", NULL);
+	char *old_px = token_open_url(ring, BASE, old_id), *new_px = token_open_url(ring, BASE, track_id);
+	char *new_img = html_links_pixel(new_px);
+	rewrite_opts o = { ring, BASE, track_id, TRUE, FALSE, NULL, 0, NULL };
+	char *html = g_strdup_printf("<p>Yes, let's talk.</p><blockquote><p>Dear Bob, our offer.</p>"
+	    "<img src=\"%s\" width=\"1\" height=\"1\" alt=\"\"></blockquote></body>", old_px);
+	char *want = g_strdup_printf("<p>Yes, let's talk.</p><blockquote><p>Dear Bob, our offer.</p>"
+	    "<img src=\"\" width=\"1\" height=\"1\" alt=\"\"></blockquote>%s</body>", new_img);
+	int qp;
+
+	(void)state;
+	for (qp = 0; qp < 2; qp++) {
+		GString *raw = g_string_new(NULL);
+		GByteArray *body = g_byte_array_new();
+		rewrite_stats st = { 0 };
+		char *reason = NULL, *decoded;
+		gsize n;
+
+		g_string_append_printf(raw, "From: Ann <ann@example.com>\r\nTo: bob@customer.test\r\nSubject: Re: offer\r\n"
+		    "Message-ID: <r1@example.com>\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n"
+		    "Content-Transfer-Encoding: %s\r\n\r\n", qp ? "quoted-printable" : "8bit");
+		if (qp) {
+			guchar *enc = g_malloc(GMIME_QP_ENCODE_LEN(strlen(html)) + 8);
+			int state_ = -1;
+			guint32 save = 0;
+			n = g_mime_encoding_quoted_encode_close((const guchar *)html, strlen(html), enc, &state_, &save);
+			g_string_append_len(raw, (const char *)enc, n);
+			g_free(enc);
+		} else
+			g_string_append(raw, html);
+		print_message("case: %s\n", qp ? "quoted-printable" : "8bit");
+		assert_int_equal(rewrite_message((const guint8 *)raw->str, raw->len, &o, body, &st, &reason, NULL),
+		    REWRITE_DONE);
+		assert_int_equal(st.old_pixels, 1);
+		assert_true(st.pixel);
+		if (qp) {
+			guchar *dec = g_malloc(body->len + 1);
+			int state_ = 0;
+			guint save = 0;
+			n = g_mime_encoding_quoted_decode_step(body->data, body->len, dec, &state_, &save);
+			decoded = g_strndup((const char *)dec, n);
+			g_free(dec);
+		} else
+			decoded = g_strndup((const char *)body->data, body->len);
+		assert_string_equal(decoded, want);
+		assert_null(strstr(decoded, old_px));
+		g_free(decoded);
+		g_free(reason);
+		g_byte_array_unref(body);
+		g_string_free(raw, TRUE);
+	}
+	g_free(html);
+	g_free(want);
+	g_free(old_px);
+	g_free(new_px);
+	g_free(new_img);
+	token_ring_free(ring);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_old_pixel),
 		cmocka_unit_test(test_truncated),
 	};
 
