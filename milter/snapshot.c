@@ -23,7 +23,6 @@ runtime_new(crm_config *cfg)
 	rt->refcnt = 1;
 	rt->cfg = cfg;
 	g_mutex_init(&rt->lock);
-	g_cond_init(&rt->done);
 	g_mutex_init(&rt->read_lock);
 	g_queue_init(&rt->queue);
 	g_mutex_init(&rt->html_lock);
@@ -62,7 +61,6 @@ runtime_unref(milter_runtime *rt)
 	g_ptr_array_unref(rt->html_idle);
 	g_mutex_clear(&rt->html_lock);
 	g_mutex_clear(&rt->read_lock);
-	g_cond_clear(&rt->done);
 	g_mutex_clear(&rt->lock);
 	config_unref(rt->cfg);
 	g_free(rt);
@@ -100,13 +98,15 @@ runtime_html_give(milter_runtime *rt, html_links_ctx *h)
 /* Most jobs one transaction takes. */
 #define BATCH_MAX 64
 
-/* One thread's job waiting to be committed. */
+/* One thread's job waiting to be committed (on that thread's stack). */
 typedef struct commit_req {
 	const spool_new_job *job;
 	gint64 id;
 	spool_status status;
 	GError *error;
 	gboolean done;
+	gboolean lead;           /* this thread is the writer now */
+	GCond wake;              /* done, or made the writer */
 } commit_req;
 
 /* Commit reqs in one transaction (the caller is the only writer). */
@@ -137,34 +137,51 @@ write_batch(milter_runtime *rt, commit_req **reqs, gsize n)
 	g_clear_error(&e);
 }
 
-/* Group commit: become the writer, or wait for the one writing. */
+/* Group commit: become the writer, or wait for the one writing. Each
+ * waiter sleeps on its own condition and is woken once, when its job is
+ * committed or when it is handed the writing (a broadcast woke every
+ * waiter after each batch, most of them only to sleep again). */
 spool_status
 runtime_enqueue(milter_runtime *rt, const spool_new_job *job, gint64 *id, GError **err)
 {
-	commit_req req = { job, 0, SPOOL_ERROR, NULL, FALSE };
+	commit_req req = { job, 0, SPOOL_ERROR, NULL, FALSE, FALSE, { 0 } };
 
+	g_cond_init(&req.wake);
 	g_mutex_lock(&rt->lock);
 	g_queue_push_tail(&rt->queue, &req);
+	if (!rt->writing) {
+		rt->writing = TRUE;
+		req.lead = TRUE;
+	}
 	while (!req.done) {
-		commit_req *batch[BATCH_MAX];
+		commit_req *batch[BATCH_MAX], *next;
 		gsize n = 0, i;
 
-		if (rt->writing) {
-			g_cond_wait(&rt->done, &rt->lock);
+		if (!req.lead) {
+			g_cond_wait(&req.wake, &rt->lock);
 			continue;
 		}
-		rt->writing = TRUE;
 		while (n < BATCH_MAX && !g_queue_is_empty(&rt->queue))
 			batch[n++] = g_queue_pop_head(&rt->queue);
 		g_mutex_unlock(&rt->lock);
 		write_batch(rt, batch, n);
 		g_mutex_lock(&rt->lock);
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
 			batch[i]->done = TRUE;
-		rt->writing = FALSE;
-		g_cond_broadcast(&rt->done);
+			if (batch[i] != &req)
+				g_cond_signal(&batch[i]->wake);
+		}
+		if (!req.done)
+			continue;            /* over BATCH_MAX were queued before ours */
+		/* hand the writing to the oldest waiter, if any */
+		if ((next = g_queue_peek_head(&rt->queue)) != NULL) {
+			next->lead = TRUE;
+			g_cond_signal(&next->wake);
+		} else
+			rt->writing = FALSE;
 	}
 	g_mutex_unlock(&rt->lock);
+	g_cond_clear(&req.wake);
 	if (id != NULL)
 		*id = req.id;
 	if (req.error != NULL)

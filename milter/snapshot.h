@@ -9,9 +9,11 @@
  * Each runtime has one spool connection, opened on first use, and writes
  * save jobs with group commit (runtime_enqueue): the thread that finds no
  * write in progress becomes the writer and commits every job queued so far
- * in one transaction while the others wait for their result. One fsync then
- * covers several messages, and threads wait on a condition instead of
- * SQLite's busy handler (which sleeps 1, 2, 5, 10... ms between tries).
+ * in one transaction while the others wait for their result; when it is
+ * done, the oldest waiter becomes the writer. One fsync then covers several
+ * messages, and each thread waits on its own condition (woken once)
+ * instead of SQLite's busy handler (which sleeps 1, 2, 5, 10... ms between
+ * tries).
  *
  * Each runtime also keeps idle HTML tokenizers (runtime_html_take and
  * _give): one costs about 1 MB to set up, and smtp-source, like many
@@ -42,9 +44,8 @@ typedef struct milter_runtime {
 	gint refcnt;
 	crm_config *cfg;          /* owned reference */
 	GMutex lock;              /* guards queue and writing */
-	GCond done;               /* a batch was committed */
 	GQueue queue;             /* commit requests not yet taken */
-	gboolean writing;         /* a thread is committing a batch */
+	gboolean writing;         /* a thread is the writer (committing, or handed it) */
 	crm_db *db;               /* used only by the writing thread */
 	GMutex read_lock;         /* held from runtime_read_begin to _end */
 	crm_db *rdb;              /* the lookups' connection, or NULL */
