@@ -21,7 +21,8 @@
  * Public: config_load, config_ref, config_unref, config_profile,
  *         config_write_sample, config_write_man, direction_name,
  *         direction_parse, config_regarding_new, config_regarding_parse,
- *         config_regarding_free, config_follow_up_parse, follow_up_kind_name.
+ *         config_regarding_free, config_follow_up_parse, follow_up_kind_name,
+ *         config_socket_path.
  */
 #ifndef CRM_CONFIG_H
 #define CRM_CONFIG_H
@@ -254,6 +255,9 @@ crm_config *config_ref(crm_config *cfg);
 crm_config *config_unref(crm_config *cfg);
 /* The profile called name, or NULL. */
 const crm_profile *config_profile(const crm_config *cfg, const char *name);
+/* The path of a unix socket spec (unix:/PATH, local:/PATH or /PATH), or
+ * NULL for an inet socket. Borrowed from spec. */
+const char *config_socket_path(const char *spec);
 
 /* The sample config and the man page, generated from the option table. */
 void config_write_sample(GString *out);

@@ -175,6 +175,20 @@ enum_lookup(conf_set set, const char *word, int *value)
 	return -1;
 }
 
+/* The path of a unix socket spec (unix:/PATH, local:/PATH or /PATH), or
+ * NULL for an inet socket. */
+const char *
+config_socket_path(const char *spec)
+{
+	if (g_str_has_prefix(spec, "unix:"))
+		return spec + 5;
+	if (g_str_has_prefix(spec, "local:"))
+		return spec + 6;
+	if (spec[0] == '/')
+		return spec;
+	return NULL;
+}
+
 /* Does s name a libmilter socket: unix:/PATH, local:/PATH, inet[6]:PORT[@HOST]? */
 static gboolean
 socket_ok(const char *s)

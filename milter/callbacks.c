@@ -140,7 +140,13 @@ client_text(const char *hostname, const _SOCK_ADDR *sa, gboolean *local)
 /* The protocol steps whose callbacks always continue: the MTA need not
  * wait for an answer to them (fewer round trips per message), and HELO
  * and unknown commands we do not look at. CONNECT and MAIL keep their
- * answers (they may accept), as does end of message. */
+ * answers (they may accept), as does end of message.
+ *
+ * Only on a unix socket. Over TCP, Postfix's writes that no answer
+ * follows (a body chunk then end of message, HELO's macros then MAIL's)
+ * meet Nagle's algorithm and our delayed ACK: up to 40 ms per message,
+ * measured as 0.70x against 0.79x without (bench/bench.sh -t). There every
+ * step is answered, which acknowledges each write at once. */
 #define CB_NO_REPLY (SMFIP_NR_RCPT | SMFIP_NR_DATA | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY)
 #define CB_SKIPPED (SMFIP_NOHELO | SMFIP_NOUNKNOWN)
 /* What we may do at end of message. */
@@ -161,11 +167,14 @@ mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f
     unsigned long *pf0, unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
 	conn_ctx *c;
+	milter_runtime *rt = snapshot_get();
+	gboolean local = rt != NULL && config_socket_path(rt->cfg->socket) != NULL;
 
 	(void)f2;
 	(void)f3;
+	runtime_unref(rt);
 	*pf0 = CB_ACTIONS & f0;
-	*pf1 = (CB_NO_REPLY | CB_SKIPPED) & f1;
+	*pf1 = (local ? CB_NO_REPLY | CB_SKIPPED : SMFIP_NOUNKNOWN) & f1;
 	*pf2 = 0;
 	*pf3 = 0;
 	if ((*pf0 & SMFIF_CHGBODY) == 0)

@@ -5,8 +5,8 @@
  * Protocol: mlfi_negotiate asks the MTA not to wait for answers to RCPT,
  * DATA, each header, end of headers and body chunks (those callbacks then
  * answer SMFIS_NOREPLY), and not to send HELO or unknown commands: fewer
- * round trips per message. An MTA that does not negotiate gets an answer
- * to every step.
+ * round trips per message. That is on a unix socket only: over TCP, and
+ * with an MTA that does not negotiate, every step is answered.
  *
  * Contexts (STYLE.md): a connection context made in mlfi_negotiate (or
  * mlfi_connect), holding a reference to the runtime (config snapshot +

@@ -65,24 +65,11 @@ milter_thread(gpointer data)
 	return NULL;
 }
 
-/* The path of a unix: socket spec, or NULL for inet sockets. */
-static const char *
-unix_socket_path(const char *spec)
-{
-	if (g_str_has_prefix(spec, "unix:"))
-		return spec + 5;
-	if (g_str_has_prefix(spec, "local:"))
-		return spec + 6;
-	if (spec[0] == '/')
-		return spec;
-	return NULL;
-}
-
 /* Create the listening socket and hand it to the MTA's group. */
 static gboolean
 open_socket(const crm_config *cfg)
 {
-	const char *path = unix_socket_path(cfg->socket);
+	const char *path = config_socket_path(cfg->socket);
 	GError *e = NULL;
 
 	if (path != NULL) {

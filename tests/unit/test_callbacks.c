@@ -451,8 +451,9 @@ negotiated_message(fixture *f, unsigned long f1, unsigned long want_pf1, const c
 
 /* Negotiation: no answers to RCPT, DATA, headers, end of headers and body
  * chunks when the MTA offers that (fewer round trips), every answer when
- * it does not; no HELO or unknown commands asked for. Connecting with no
- * runtime after negotiating accepts and frees the context. */
+ * it does not or when the milter socket is TCP; no HELO or unknown
+ * commands asked for. Connecting with no runtime after negotiating
+ * accepts and frees the context. */
 static void
 test_negotiate(void **state)
 {
@@ -466,6 +467,11 @@ test_negotiate(void **state)
 	negotiated_message(f, 0x7f, SMFIP_NOHELO, "neg2");
 	/* only some offered: only those are skipped */
 	negotiated_message(f, SMFIP_NR_HDR | SMFIP_NOHELO, SMFIP_NR_HDR | SMFIP_NOHELO, "neg3");
+
+	/* on a TCP socket every step is answered (Nagle and delayed ACKs) */
+	install(f, "socket = \"inet:8891@127.0.0.1\"", f->spool);
+	negotiated_message(f, 0x1fffff, SMFIP_NOUNKNOWN, "neg4");
+	install(f, "", f->spool);
 
 	ctx = fake_ctx_new();
 	assert_int_equal(mlfi_negotiate(ctx, 0x1ff, 0x1fffff, 0, 0, &pf[0], &pf[1], &pf[2], &pf[3]), SMFIS_CONTINUE);
