@@ -31,7 +31,8 @@ typedef struct edit {
 	gsize bs, be;            /* the same with its quotes, for the own-line form */
 	char *repl;
 	char *url;               /* a link's new URL (the own-line form is made from it) */
-	gboolean link;           /* a link (else the pixel) */
+	gboolean link;           /* a link or an old pixel's src (else the pixel) */
+	gboolean old_pixel;      /* an old pixel's src (see html_scan.old_pixels) */
 } edit;
 
 typedef struct part_job {
@@ -486,8 +487,8 @@ make_edits(rw *r, part_job *j, const html_scan *sc, gboolean main_part)
 		e.repl = html_links_attr_value(l, "");
 		e.url = g_strdup("");
 		e.link = TRUE;
+		e.old_pixel = TRUE;
 		g_array_append_val(ed, e);
-		r->st.old_pixels++;
 	}
 	if (main_part && r->o->opens && sc->pixel_at < 0)
 		note(r, "HTML part 1 ends inside a tag, comment or script: no pixel");
@@ -539,19 +540,24 @@ rebuild(rw *r, part_job *j, GArray *eds, guint n)
 
 	while (i < eds->len) {
 		guint a = unit_at(j, ed[i].bs), b = unit_at(j, ed[i].be > ed[i].bs ? ed[i].be - 1 : ed[i].be);
-		guint ei = i, nl = 0;
+		guint ei = i, nl = 0, no = 0;
+		gboolean px = FALSE;
 		group_span gs;
 		for (i++; i < eds->len && unit_at(j, ed[i].bs) <= b; i++)
 			b = MAX(b, unit_at(j, ed[i].be > ed[i].bs ? ed[i].be - 1 : ed[i].be));
-		for (k = ei; k < i; k++)
-			nl += ed[k].link;
+		for (k = ei; k < i; k++) {
+			nl += ed[k].link && !ed[k].old_pixel;
+			no += ed[k].old_pixel;
+			px |= !ed[k].link;
+		}
 		gs = (group_span){ a, b, gbuf->len, 0 };
 		if (!group_bytes(r, j, a, b, ed, ei, i, n, gbuf)) {
 			r->st.skipped += nl;
 			continue;
 		}
 		r->st.links += nl;
-		r->st.pixel |= nl < i - ei;
+		r->st.old_pixels += no;
+		r->st.pixel |= px;
 		gs.len = gbuf->len - gs.at;
 		g_array_append_val(spans, gs);
 		len = len - (g_array_index(j->units, unit, b).e1 - g_array_index(j->units, unit, a).e0) + gs.len;

@@ -12,7 +12,8 @@
  * Built and run by fuzz/run-fuzz.sh (clang, -fsanitize=fuzzer,address,
  * undefined; link -lmodest -lm -lpthread and gmime-3.0). Compiled with
  * -DFUZZ_REWRITE_SEEDS it is instead a small program that writes seed
- * messages (quoted-printable, base64, VML, ISO-2022-JP, multipart) into the
+ * messages (quoted-printable, base64, VML, ISO-2022-JP, multipart, quoted
+ * pixels of ours) into the
  * directory given, to start the corpus from real shapes.
  *
  * Public: LLVMFuzzerTestOneInput (and main with FUZZ_REWRITE_SEEDS).
@@ -171,6 +172,13 @@ static const char *const seeds[] = {
 	"<p>caf\xe9 <a href=\"https://e.example/caf\xe9\">x</a><img src=\"cid:i1\"></p>\r\n"
 	"--r\r\nContent-Type: image/gif\r\nContent-ID: <i1>\r\nContent-Transfer-Encoding: base64\r\n\r\n"
 	"R0lGODlhAQABAAAAACw=\r\n--r--\r\n",
+
+	/* a reply quoting our pixels (neutralised), one unquoted, one in mso */
+	"From: a@example.com\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n"
+	"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+	"<p>Yes</p><blockquote><img src=3D\"https://t.example.com/o/AQ=\r\nIDBA.gif\" width=3D1>"
+	"<IMG SRC=3Dhttps://T.example.com/o/x.gif><!--[if mso]><img src=3D'https://t.example.com/o/y.gif'>"
+	"<![endif]--></blockquote></body>\r\n",
 };
 
 /* Write the seeds into argv[1]. */

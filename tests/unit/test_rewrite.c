@@ -755,6 +755,7 @@ test_old_pixel(void **state)
 		assert_int_equal(rewrite_message((const guint8 *)raw->str, raw->len, &o, body, &st, &reason, NULL),
 		    REWRITE_DONE);
 		assert_int_equal(st.old_pixels, 1);
+		assert_int_equal(st.links, 0);           /* an old pixel is no link */
 		assert_true(st.pixel);
 		if (qp) {
 			guchar *dec = g_malloc(body->len + 1);
