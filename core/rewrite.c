@@ -7,6 +7,10 @@
  * encoded content, in the transfer-decoded content and in the UTF-8 text
  * the tokenizer reads. Edits (UTF-8 offsets) fall into groups of adjacent
  * units; only the units of a group are converted back and re-encoded.
+ * In a UTF-8 or ASCII quoted-printable part even less: the soft lines of a
+ * group before its first edit and after its last stay byte for byte (a
+ * Gmail HTML part is one hard line), and a soft break joins the re-encoded
+ * middle to the kept tail.
  * The byte-level codecs are in mime_codec.c, the HTML in html_links.c.
  */
 #include <string.h>
@@ -49,6 +53,7 @@ typedef struct part_job {
 	const char *u;
 	gsize ulen;
 	GArray *units;
+	GArray *softs;           /* quoted-printable: a soft_break after each "=" line end */
 	const char *eol;
 	gboolean changed;        /* the part has new content, outlen bytes: */
 	gsize outlen;
@@ -56,6 +61,12 @@ typedef struct part_job {
 	GArray *spans;           /* ... and for each a group_span */
 	GByteArray *out;         /* base64: the whole new content */
 } part_job;
+
+/* Where a quoted-printable soft line starts, after a soft break: its
+ * offset in the content and in the decoded bytes. */
+typedef struct soft_break {
+	gsize e, d;
+} soft_break;
 
 typedef struct group_span {
 	guint a, b;              /* first and last unit replaced */
@@ -163,6 +174,8 @@ job_free(gpointer data)
 	if (j->to_cs != (iconv_t)-1)
 		g_mime_iconv_close(j->to_cs);
 	g_array_unref(j->units);
+	if (j->softs != NULL)
+		g_array_unref(j->softs);
 	g_free(j);
 }
 
@@ -229,12 +242,23 @@ decode_qp(part_job *j)
 
 	j->dec = g_byte_array_sized_new(j->clen);
 	g_byte_array_set_size(j->dec, j->clen);    /* decoding never grows */
+	j->softs = g_array_sized_new(FALSE, FALSE, sizeof(soft_break), j->clen / 76 + 16);
 	while (p < j->clen) {
-		gsize q = mime_codec_qp_line_end(j->c, j->clen, p);
+		gsize q = mime_codec_qp_line_end(j->c, j->clen, p), s = p;
 		unit u = { 0 };
 
 		u.d0 = have;
-		have += mime_codec_qp_decode((const guint8 *)j->c + p, q - p, j->dec->data + have, &state);
+		/* soft line by soft line (the decoder's state carries over), noting
+		 * where each one after a soft break starts */
+		for (;;) {
+			const char *nl = memchr(j->c + s, '\n', q - s);
+			gsize t = nl != NULL ? (gsize)(nl - j->c) + 1 : q;
+			have += mime_codec_qp_decode((const guint8 *)j->c + s, t - s, j->dec->data + have, &state);
+			if (t >= q)
+				break;
+			g_array_append_val(j->softs, ((soft_break){ t, have }));
+			s = t;
+		}
 		if (state != 0) {
 			g_byte_array_set_size(j->dec, have);
 			return FALSE;
@@ -390,6 +414,94 @@ apply(const part_job *j, guint a, guint b, const edit *ed, guint ei, guint ej, g
 	return s;
 }
 
+/* Quoted-printable: how much of units [ua, ub]'s encoded bytes can stay
+ * as they are around edits [first, last) (decoded offsets): whole soft
+ * lines before the first edit and after the last. *ep, *pre: where the
+ * kept head ends (content offset) and its decoded length; *es, *post:
+ * where the kept tail starts and its decoded length. */
+static void
+qp_keep(const part_job *j, const unit *ua, const unit *ub, gsize first, gsize last,
+    gsize *ep, gsize *pre, gsize *es, gsize *post)
+{
+	const soft_break *sb = (const soft_break *)(void *)j->softs->data;
+	guint lo = 0, hi = j->softs->len, k;
+
+	*ep = ua->e0;
+	*pre = 0;
+	*es = ub->e1;
+	*post = 0;
+	while (lo < hi) {                /* the first soft line start after ua->e0 */
+		guint mid = (lo + hi) / 2;
+		if (sb[mid].e <= ua->e0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (k = lo; k < j->softs->len && sb[k].e < ub->e1 && sb[k].d <= first; k++) {
+		*ep = sb[k].e;
+		*pre = sb[k].d - ua->d0;
+	}
+	for (; k < j->softs->len && sb[k].e < ub->e1; k++)
+		if (sb[k].d >= last) {
+			*es = sb[k].e;
+			*post = ub->d1 - sb[k].d;
+			break;
+		}
+}
+
+/* The length of the last line of b[0..n) (after its last line end). */
+static gsize
+last_line(const guint8 *b, gsize n)
+{
+	gsize k = n;
+
+	while (k > 0 && b[k - 1] != '\n')
+		k--;
+	return n - k;
+}
+
+/* Quoted-printable bytes for a group whose new decoded bytes are d:
+ * the soft lines before the first edit and after the last kept as they
+ * are (UTF-8 and ASCII parts, where edit offsets are decoded offsets),
+ * the rest encoded, with a soft break where the kept tail starts. Every
+ * piece is checked: the new bytes decode to d. */
+static gboolean
+qp_group(const part_job *j, const unit *ua, const unit *ub, const edit *ed, guint ei, guint ej,
+    const GString *d, GByteArray *gbuf)
+{
+	gsize ep = ua->e0, pre = 0, es = ub->e1, post = 0, at, first = G_MAXSIZE, last = 0;
+	guint k;
+
+	if (j->u8 == NULL && j->softs != NULL) {
+		for (k = ei; k < ej; k++) {
+			first = MIN(first, ed[k].s);
+			last = MAX(last, ed[k].e);
+		}
+		qp_keep(j, ua, ub, first, last, &ep, &pre, &es, &post);
+		if (pre + post > d->len || memcmp(j->d + ua->d0, d->str, pre) != 0 ||
+		    memcmp(j->d + ub->d1 - post, d->str + d->len - post, post) != 0)
+			ep = ua->e0, pre = 0, es = ub->e1, post = 0;
+	}
+	g_byte_array_append(gbuf, (const guint8 *)j->c + ua->e0, ep - ua->e0);
+	at = gbuf->len;
+	mime_codec_qp_encode(d->str + pre, d->len - pre - post, j->eol, gbuf);
+	if (post > 0 && last_line(gbuf->data + at, gbuf->len - at) + 1 > 76) {
+		/* no room for the soft break: encode the tail too */
+		g_byte_array_set_size(gbuf, at);
+		es = ub->e1;
+		post = 0;
+		mime_codec_qp_encode(d->str + pre, d->len - pre, j->eol, gbuf);
+	}
+	if (post > 0) {
+		g_byte_array_append(gbuf, (const guint8 *)"=", 1);
+		g_byte_array_append(gbuf, (const guint8 *)j->eol, (guint)strlen(j->eol));
+	}
+	if (!mime_codec_qp_check(gbuf->data + at, gbuf->len - at, d->str + pre, d->len - pre - post))
+		return FALSE;
+	g_byte_array_append(gbuf, (const guint8 *)j->c + es, ub->e1 - es);
+	return TRUE;
+}
+
 /* Append one group's new encoded (or, base64, decoded) bytes to gbuf;
  * FALSE, gbuf as it was, when the group is to be left alone. */
 static gboolean
@@ -421,10 +533,9 @@ group_bytes(rw *r, part_job *j, guint a, guint b, const edit *ed, guint ei, guin
 		fits = !identity || j->enc == GMIME_CONTENT_ENCODING_BINARY ||
 		    mime_codec_longest_line(d->str, d->len) <=
 		    MAX(SMTP_LINE_MAX, mime_codec_longest_line(j->d + ua->d0, ub->d1 - ua->d0));
-		if (j->enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE) {
-			mime_codec_qp_encode(d->str, d->len, j->eol, gbuf);
-			encoded = mime_codec_qp_check(gbuf->data + start, gbuf->len - start, d->str, d->len);
-		} else
+		if (j->enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE)
+			encoded = qp_group(j, ua, ub, ed, ei, ej, d, gbuf);
+		else
 			g_byte_array_append(gbuf, (const guint8 *)d->str, d->len);
 		if (d != u8)
 			g_string_free(d, TRUE);

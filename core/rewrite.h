@@ -22,14 +22,15 @@
  *     that line are left alone.
  *   - quoted-printable: the part is handled as its hard lines (a hard line
  *     and its soft breaks): lines without a change keep their encoded
- *     bytes; a changed line is decoded, edited and re-encoded whole as
- *     GMime's QP encoder does it (76 columns, the part's line ends; the
- *     codec is mime_codec.c's faster copy of its rules). So a URL cut by
- *     soft breaks is found and replaced whole, and the soft breaks of that
- *     one line may fall elsewhere than before. The trade-off: exact bytes
- *     for every unchanged line, simple re-encoding for changed ones, instead
- *     of either re-encoding the whole part (simplest, but every line may
- *     move) or patching soft breaks by hand (exact, fragile).
+ *     bytes. In a changed line of a UTF-8 or ASCII part, the soft lines
+ *     before the first edit and after the last keep theirs too; the soft
+ *     lines between are decoded, edited and re-encoded with GMime's QP
+ *     encoder (76 columns, the part's line ends), and a soft break joins
+ *     them to the kept tail. In other charsets the changed hard line is
+ *     re-encoded whole. So a URL cut by soft breaks is found and replaced
+ *     whole, and only the soft breaks near an edit may fall elsewhere than
+ *     before. Every re-encoded piece is decoded again and compared: any
+ *     difference leaves the links of that line alone.
  *   - base64: the decoded content outside the changes is exact; the part is
  *     re-encoded whole (line length and line ends as found), so encoded
  *     lines after the first change differ, as they must.

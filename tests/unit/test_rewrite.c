@@ -781,10 +781,85 @@ test_old_pixel(void **state)
 	token_ring_free(ring);
 }
 
+/* Quoted-printable with one long hard line (as Gmail writes HTML): the
+ * soft lines before the link and after it stay byte for byte; only those
+ * holding the link are encoded again, and every line stays within 76. */
+static void
+test_qp_soft_lines(void **state)
+{
+	token_ring *ring = token_ring_from_text(KEYS, "test", NULL);
+	rewrite_opts o = { ring, BASE, track_id, FALSE, TRUE, NULL, 0, NULL };
+	GString *html = g_string_new("<div dir=\"ltr\">"), *raw = g_string_new(NULL), *enc = g_string_new(NULL);
+	GByteArray *body = g_byte_array_new();
+	rewrite_stats st = { 0 };
+	char *reason = NULL, **lines, *head, *tail;
+	guchar *out;
+	gsize n, i, first_a = 0, last_a = 0, nl;
+	int sst = -1;
+	guint32 save = 0;
+
+	(void)state;
+	for (i = 0; i < 12; i++)
+		g_string_append(html, "Lorem ipsum dolor sit amet, caf\xc3\xa9 consectetur adipiscing elit. ");
+	g_string_append(html, "<a href=\"https://www.example.com/offer?a=1&amp;b=2\">the offer</a>");
+	for (i = 0; i < 12; i++)
+		g_string_append(html, " More text after the link, to fill a few more soft lines.");
+	g_string_append(html, "</div>\n");
+	out = g_malloc(GMIME_QP_ENCODE_LEN(html->len) + 8);
+	n = g_mime_encoding_quoted_encode_close((const guchar *)html->str, html->len, out, &sst, &save);
+	for (i = 0; i < n; i++) {                /* GMime writes LF; the wire has CRLF */
+		if (out[i] == '\n')
+			g_string_append_c(enc, '\r');
+		g_string_append_c(enc, (char)out[i]);
+	}
+	g_free(out);
+	g_string_append(raw, "From: Ann <ann@example.com>\r\nTo: bob@customer.test\r\nSubject: s\r\n"
+	    "Message-ID: <q1@example.com>\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=UTF-8\r\n"
+	    "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+	g_string_append_len(raw, enc->str, enc->len);
+	assert_int_equal(rewrite_message((const guint8 *)raw->str, raw->len, &o, body, &st, &reason, NULL),
+	    REWRITE_DONE);
+	assert_int_equal(st.links, 1);
+	/* the soft lines wholly before the one with "<a " and after the one
+	 * with "</a>" */
+	lines = g_strsplit(enc->str, "\r\n", -1);
+	nl = g_strv_length(lines);
+	for (i = 0; i < nl; i++) {
+		if (first_a == 0 && strstr(lines[i], "<a ") != NULL)
+			first_a = i;
+		if (strstr(lines[i], "</a>") != NULL)
+			last_a = i;
+	}
+	assert_true(first_a >= 3 && last_a + 4 < nl);
+	g_free(lines[first_a]);
+	lines[first_a] = NULL;
+	head = g_strjoinv("\r\n", lines);
+	lines[first_a] = g_strdup("");
+	tail = g_strjoinv("\r\n", lines + last_a + 1);
+	assert_true(body->len > strlen(head) + strlen(tail));
+	assert_memory_equal(body->data, head, strlen(head));
+	assert_memory_equal(body->data + body->len - strlen(tail), tail, strlen(tail));
+	/* and no line over 76 columns */
+	g_strfreev(lines);
+	lines = g_strsplit((const char *)g_byte_array_append(body, (const guint8 *)"", 1)->data, "\r\n", -1);
+	for (i = 0; lines[i] != NULL; i++)
+		assert_true(strlen(lines[i]) <= 76);
+	g_strfreev(lines);
+	g_free(head);
+	g_free(tail);
+	g_free(reason);
+	g_byte_array_unref(body);
+	g_string_free(html, TRUE);
+	g_string_free(raw, TRUE);
+	g_string_free(enc, TRUE);
+	token_ring_free(ring);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_qp_soft_lines),
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_old_pixel),
 		cmocka_unit_test(test_truncated),
