@@ -296,25 +296,29 @@ plain_raw(const char *raw, gsize n)
 /* An attribute value whose only references are "&amp;" (query strings
  * as every mail tool writes them) decodes to itself with each one read
  * as '&': a reference ending in ';' is taken whole, whatever follows.
- * The decoded value (new), or NULL when the value has anything else. */
+ * The decoded value (new) and its length, or NULL when the value has
+ * anything else (another reference, a CR or a NUL). */
 static char *
-amp_only_value(const char *raw, gsize n)
+amp_only_value(const char *raw, gsize n, gsize *len)
 {
 	const char *p = raw, *end = raw + n, *amp;
 	char *v, *o;
-	gsize i;
 
-	for (i = 0; i < n; i++)
-		if (G_UNLIKELY(raw[i] == '&' || raw[i] == '\r' || raw[i] == '\0') &&
-		    (raw[i] != '&' || n - i < 5 || memcmp(raw + i + 1, "amp;", 4) != 0))
-			return NULL;
+	if (memchr(raw, '\r', n) != NULL || memchr(raw, '\0', n) != NULL)
+		return NULL;
 	v = o = g_malloc(n + 1);
 	for (; (amp = memchr(p, '&', end - p)) != NULL; p = amp + 5) {
+		if (end - amp < 5 || memcmp(amp + 1, "amp;", 4) != 0) {
+			g_free(v);
+			return NULL;
+		}
 		memcpy(o, p, amp + 1 - p);       /* up to the '&', then past "amp;" */
 		o += amp + 1 - p;
 	}
 	memcpy(o, p, end - p);
-	o[end - p] = '\0';
+	o += end - p;
+	*o = '\0';
+	*len = o - v;
 	return v;
 }
 
@@ -414,10 +418,8 @@ value_decoded(const pass *p, myhtml_tree_attr_t *a, gsize *n)
 	mycore_string_t str;
 	char *v;
 
-	if ((v = amp_only_value(p->buf + vp.begin, vp.length)) != NULL) {
-		*n = strlen(v);
+	if ((v = amp_only_value(p->buf + vp.begin, vp.length, n)) != NULL)
 		return v;
-	}
 	decode_raw(p->tree, vp.begin, vp.length, 'a', &str);
 	*n = str.length;
 	v = g_strndup(str.data, str.length);
