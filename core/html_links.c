@@ -28,53 +28,23 @@
 
 #include "html_links.h"
 #include "url_norm.h"
+#include "html_links_filter.h"
 
 #define LINK_TEXT_MAX 1024       /* bytes of link text kept for the unsubscribe test */
 
-/* Casefolded words that make a link's text an unsubscribe link. */
-static const char *const unsub_text[] = {
-	"unsubscribe", "opt out", "opt-out", "optout", "abmelden", "abbestellen",
-	"désabonner", "desabonner", "désinscri", "desinscri", "darse de baja",
-	"darte de baja", "uitschrijven", "afmelden", "disiscriviti", NULL
-};
-/* The same for URLs (lower-cased ASCII). */
-static const char *const unsub_url[] = {
-	"unsub", "optout", "opt-out", "opt_out", "abmelden", "abbestellen",
-	"desinscri", "desabonn", "uitschrijven", "afmelden", NULL
-};
 
 struct html_links_ctx {
 	myhtml_t *mh;
 	myhtml_tree_t *tree;
 };
 
-G_STATIC_ASSERT(G_N_ELEMENTS(unsub_text) <= 33 && G_N_ELEMENTS(unsub_url) <= 33);
 
-/* The words of one list by their first and by their second byte, in
- * either case (bit i: word i), so the unsubscribe test only compares
- * where a word can start. */
-typedef struct word_index {
-	guint32 first[256];
-	guint32 second[256];
-} word_index;
-
-/* The filter with its URLs and domains in the form links are compared in,
- * and the two word lists indexed. */
-typedef struct prepared {
-	GPtrArray *domains;
-	GPtrArray *skip;
-	char *tracker;
-	char *tracker_open;      /* tracker + "/o/": where our open pixels are */
-	const char *charset;
-	word_index text_words;
-	word_index url_words;
-} prepared;
 
 /* State of one call, shared by its passes. */
 typedef struct scan_state {
 	const char *html;
 	gsize len;
-	const prepared *pf;
+	const html_prepared *pf;
 	html_scan *out;
 	GArray *comments;        /* gsize pairs: start, length of mso comment text */
 	gssize open;             /* index of the link collecting text, or -1 */
@@ -98,153 +68,6 @@ typedef struct pass {
 	gsize shift;
 	gboolean mso;
 } pass;
-
-/* ------------------------------------------------------------- filter */
-
-/* Index a word list (every word has two bytes or more). */
-static void
-index_words(word_index *ix, const char *const *words)
-{
-	guint i, k;
-
-	for (i = 0; words[i] != NULL; i++)
-		for (k = 0; k < 2; k++) {
-			guchar c = (guchar)words[i][k];
-			guint32 *t = k == 0 ? ix->first : ix->second;
-			t[c] |= 1u << i;
-			t[(guchar)g_ascii_toupper((gchar)c)] |= 1u << i;
-		}
-}
-
-/* Normalise the filter's lists once per call. */
-static void
-prepare(prepared *pf, const html_filter *f)
-{
-	gboolean valid;
-	gsize i;
-
-	memset(pf, 0, sizeof(*pf));
-	index_words(&pf->text_words, unsub_text);
-	index_words(&pf->url_words, unsub_url);
-	pf->domains = g_ptr_array_new_with_free_func(g_free);
-	pf->skip = g_ptr_array_new_with_free_func(g_free);
-	if (f == NULL)
-		return;
-	pf->charset = f->charset;
-	for (i = 0; f->exclude_domains != NULL && f->exclude_domains[i] != NULL; i++) {
-		const char *d = f->exclude_domains[i];
-		char *h = url_norm_host(d + (*d == '.'), strlen(d) - (*d == '.'));
-		if (h != NULL)
-			g_ptr_array_add(pf->domains, h);
-	}
-	for (i = 0; f->skip_urls != NULL && f->skip_urls[i] != NULL; i++) {
-		char *t = url_norm_http(f->skip_urls[i], NULL, &valid);
-		if (t != NULL)
-			g_ptr_array_add(pf->skip, t);
-	}
-	if (f->tracker_url != NULL)
-		pf->tracker = url_norm_http(f->tracker_url, NULL, &valid);
-	if (pf->tracker != NULL)
-		pf->tracker_open = g_strconcat(pf->tracker, g_str_has_suffix(pf->tracker, "/") ? "" : "/", "o/", NULL);
-}
-
-static void
-prepared_clear(prepared *pf)
-{
-	g_ptr_array_unref(pf->domains);
-	g_ptr_array_unref(pf->skip);
-	g_free(pf->tracker);
-	g_free(pf->tracker_open);
-}
-
-/* Is host one of the domains, or under one? */
-static gboolean
-host_excluded(const prepared *pf, const char *target)
-{
-	const char *h = strstr(target, "://") + 3, *e;
-	gsize hl, i;
-
-	if (strchr(h, '@') != NULL && strchr(h, '@') < h + strcspn(h, "/?#"))
-		h = strchr(h, '@') + 1;
-	e = h + strcspn(h, ":/?#");
-	if (*h == '[')
-		e = h + strcspn(h, "]") + 1;
-	hl = e - h;
-	while (hl > 0 && h[hl - 1] == '.')
-		hl--;
-	for (i = 0; i < pf->domains->len; i++) {
-		const char *d = g_ptr_array_index(pf->domains, i);
-		gsize dl = strlen(d);
-		if (hl == dl && memcmp(h, d, dl) == 0)
-			return TRUE;
-		if (hl > dl && h[hl - dl - 1] == '.' && memcmp(h + hl - dl, d, dl) == 0)
-			return TRUE;
-	}
-	return FALSE;
-}
-
-/* ASCII lower case, inline (the unsubscribe test runs over every link). */
-static inline guchar
-lower(char c)
-{
-	return c >= 'A' && c <= 'Z' ? (guchar)(c + ('a' - 'A')) : (guchar)c;
-}
-
-/* Does text[0..n) contain one of the (lower-case) words, in any case?
- * ix: the words indexed (see word_index). Non-ASCII text is casefolded
- * first; ASCII is compared as it is. */
-static gboolean
-says_unsubscribe(const char *text, gsize n, const char *const *words, const word_index *ix)
-{
-	char *folded = NULL;
-	gboolean hit = FALSE;
-	guchar high = 0;
-	gsize k;
-
-	for (k = 0; k < n; k++)
-		high |= (guchar)text[k];
-	if (high >= 0x80 && g_utf8_validate(text, n, NULL)) {
-		text = folded = g_utf8_casefold(text, n);
-		n = strlen(folded);
-	}
-	for (k = 0; !hit && k + 1 < n; k++) {
-		guint32 m = ix->first[(guchar)text[k]] & ix->second[(guchar)text[k + 1]];
-		while (!hit && m != 0) {
-			const char *w = words[__builtin_ctz(m)];
-			gsize j;
-			m &= m - 1;
-			for (j = 1; w[j] != '\0' && k + j < n && lower(text[k + j]) == (guchar)w[j]; j++)
-				;
-			hit = w[j] == '\0';
-		}
-	}
-	g_free(folded);
-	return hit;
-}
-
-/* The verdict for a link, once its text is known. */
-static html_verdict
-judge(const prepared *pf, const html_link *l, gboolean notrack, const GString *text)
-{
-	gsize i;
-
-	if (l->verdict != HTML_TRACK)
-		return l->verdict;
-	if (notrack)
-		return HTML_SKIP_NOTRACK;
-	if (pf->tracker != NULL && g_str_has_prefix(l->target, pf->tracker))
-		return HTML_SKIP_TRACKER;
-	for (i = 0; i < pf->skip->len; i++)
-		if (strcmp(l->target, g_ptr_array_index(pf->skip, i)) == 0)
-			return HTML_SKIP_LIST_UNSUBSCRIBE;
-	if (host_excluded(pf, l->target))
-		return HTML_SKIP_EXCLUDED;
-	if (says_unsubscribe(l->target, strlen(l->target), unsub_url, &pf->url_words))
-		return HTML_SKIP_UNSUBSCRIBE_URL;
-	if (text->len > 0 && says_unsubscribe(text->str, text->len, unsub_text, &pf->text_words))
-		return HTML_SKIP_UNSUBSCRIBE_TEXT;
-	return HTML_TRACK;
-}
 
 /* ------------------------------------------------------------- tokens */
 
@@ -380,7 +203,7 @@ finish_link(scan_state *s)
 	if (s->open < 0)
 		return;
 	l = &g_array_index(s->out->links, html_link, s->open);
-	l->verdict = judge(s->pf, l, s->notrack, s->text);
+	l->verdict = html_filter_judge(s->pf, l, s->notrack, s->text);
 	s->open = -1;
 	g_string_truncate(s->text, 0);
 }
@@ -624,10 +447,9 @@ on_token(myhtml_tree_t *tree, myhtml_token_node_t *tok, void *ctx)
 	return ctx;
 }
 
-/* memmem(h, n, nd, nl), faster on HTML: memchr for nd[r], a byte that
- * is rare in markup, then a compare around it. */
-static const char *
-find_rare(const char *h, gsize n, const char *nd, gsize nl, gsize r)
+/* memmem, faster on HTML (see html_links.h). */
+const char *
+html_links_find(const char *h, gsize n, const char *nd, gsize nl, gsize r)
 {
 	const char *p = h + r, *end;
 
@@ -648,7 +470,7 @@ find_rare(const char *h, gsize n, const char *nd, gsize nl, gsize r)
 static const char *
 defuse_cdata(const char *html, gsize len, char **copy)
 {
-	const char *hit = find_rare(html, len, "<![CDATA[", 9, 2);
+	const char *hit = html_links_find(html, len, "<![CDATA[", 9, 2);
 	char *c, *p;
 
 	*copy = NULL;
@@ -657,7 +479,7 @@ defuse_cdata(const char *html, gsize len, char **copy)
 	c = *copy = g_malloc(len + 1);
 	memcpy(c, html, len);
 	c[len] = '\0';
-	for (p = c + (hit - html); p != NULL; p = (char *)find_rare(p + 9, len - (p + 9 - c), "<![CDATA[", 9, 2))
+	for (p = c + (hit - html); p != NULL; p = (char *)html_links_find(p + 9, len - (p + 9 - c), "<![CDATA[", 9, 2))
 		p[2] = '_';
 	return c;
 }
@@ -738,7 +560,7 @@ html_links_scan(html_links_ctx *ctx, const char *html, gsize len, const html_fil
 	html_links_ctx *own = NULL;
 	myhtml_tree_t *tree;
 	char *copy;
-	prepared pf;
+	html_prepared pf;
 	scan_state s;
 	pass p;
 	guint i;
@@ -748,7 +570,7 @@ html_links_scan(html_links_ctx *ctx, const char *html, gsize len, const html_fil
 	out->old_pixels = g_array_new(FALSE, TRUE, sizeof(html_link));
 	g_array_set_clear_func(out->old_pixels, link_clear);
 	out->pixel_at = -1;
-	prepare(&pf, filter);
+	html_filter_prepare(&pf, filter);
 	html = defuse_cdata(html, len, &copy);
 	memset(&s, 0, sizeof(s));
 	s.html = html;
@@ -792,7 +614,7 @@ done:
 	g_free(copy);
 	g_string_free(s.text, TRUE);
 	g_array_unref(s.comments);
-	prepared_clear(&pf);
+	html_filter_clear(&pf);
 	return out->links != NULL;
 }
 

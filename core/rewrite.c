@@ -21,57 +21,9 @@
 #include "message.h"
 #include "mime_codec.h"
 #include "rewrite.h"
+#include "rewrite_part.h"
 
 #define SMTP_LINE_MAX 998
-
-typedef struct unit {
-	gsize e0, e1;            /* encoded content (identity and QP) */
-	gsize d0, d1;            /* transfer-decoded content */
-	gsize u0, u1;            /* UTF-8 text */
-} unit;
-
-typedef struct edit {
-	gsize s, e;              /* UTF-8 range replaced by repl */
-	gsize bs, be;            /* the same with its quotes, for the own-line form */
-	char *repl;
-	char *url;               /* a link's new URL (the own-line form is made from it) */
-	gboolean link;           /* a link or an old pixel's src (else the pixel) */
-	gboolean old_pixel;      /* an old pixel's src (see html_scan.old_pixels) */
-} edit;
-
-typedef struct part_job {
-	gsize off, end;          /* content in the raw message */
-	GMimeContentEncoding enc;
-	const char *charset;     /* as declared, or NULL */
-	iconv_t to_cs;           /* UTF-8 -> charset, or (iconv_t)-1 */
-	const char *c;           /* content (raw + off) */
-	gsize clen;
-	GByteArray *dec;         /* transfer-decoded, when not identity */
-	const char *d;
-	gsize dlen;
-	GString *u8;             /* UTF-8, when not the decoded bytes themselves */
-	const char *u;
-	gsize ulen;
-	GArray *units;
-	GArray *softs;           /* quoted-printable: a soft_break after each "=" line end */
-	const char *eol;
-	gboolean changed;        /* the part has new content, outlen bytes: */
-	gsize outlen;
-	GByteArray *gbuf;        /* identity and QP: the new bytes of the changed groups, */
-	GArray *spans;           /* ... and for each a group_span */
-	GByteArray *out;         /* base64: the whole new content */
-} part_job;
-
-/* Where a quoted-printable soft line starts, after a soft break: its
- * offset in the content and in the decoded bytes. */
-typedef struct soft_break {
-	gsize e, d;
-} soft_break;
-
-typedef struct group_span {
-	guint a, b;              /* first and last unit replaced */
-	gsize at, len;           /* the new bytes: gbuf[at, at + len) */
-} group_span;
 
 typedef struct rw {
 	const guint8 *raw;
@@ -200,81 +152,6 @@ list_unsubscribe(rw *r, GMimeMessage *msg)
 
 /* ------------------------------------------------------------- decoding */
 
-/* memmem(h, n, nd, nl), faster on HTML: memchr for nd[r], a byte that
- * is rare in markup, then a compare around it. */
-static const char *
-find_rare(const char *h, gsize n, const char *nd, gsize nl, gsize r)
-{
-	const char *p = h + r, *end;
-
-	if (n < nl)
-		return NULL;
-	end = h + n - (nl - r - 1);      /* past the last place nd[r] can be */
-	for (; p < end && (p = memchr(p, nd[r], end - p)) != NULL; p++)
-		if (memcmp(p - r, nd, nl) == 0)
-			return p - r;
-	return NULL;
-}
-
-/* One unit per line of the decoded bytes (for identity encodings the
- * encoded range is the same; base64 does not use it). */
-static void
-add_line_units(part_job *j)
-{
-	gsize p = 0;
-
-	while (p < j->dlen) {
-		const char *nl = memchr(j->d + p, '\n', j->dlen - p);
-		gsize q = nl != NULL ? (gsize)(nl - j->d) + 1 : j->dlen;
-		unit u = { p, q, p, q, 0, 0 };
-		g_array_append_val(j->units, u);
-		p = q;
-	}
-}
-
-/* Quoted-printable: decode hard line by hard line (a line ending in '='
- * continues). FALSE when a line leaves the decoder mid-escape. */
-static gboolean
-decode_qp(part_job *j)
-{
-	gsize p = 0, have = 0;
-	int state = 0;
-
-	j->dec = g_byte_array_sized_new(j->clen);
-	g_byte_array_set_size(j->dec, j->clen);    /* decoding never grows */
-	j->softs = g_array_sized_new(FALSE, FALSE, sizeof(soft_break), j->clen / 76 + 16);
-	while (p < j->clen) {
-		gsize q = mime_codec_qp_line_end(j->c, j->clen, p), s = p;
-		unit u = { 0 };
-
-		u.d0 = have;
-		/* soft line by soft line (the decoder's state carries over), noting
-		 * where each one after a soft break starts */
-		for (;;) {
-			const char *nl = memchr(j->c + s, '\n', q - s);
-			gsize t = nl != NULL ? (gsize)(nl - j->c) + 1 : q;
-			have += mime_codec_qp_decode((const guint8 *)j->c + s, t - s, j->dec->data + have, &state);
-			if (t >= q)
-				break;
-			g_array_append_val(j->softs, ((soft_break){ t, have }));
-			s = t;
-		}
-		if (state != 0) {
-			g_byte_array_set_size(j->dec, have);
-			return FALSE;
-		}
-		u.e0 = p;
-		u.e1 = q;
-		u.d1 = have;
-		g_array_append_val(j->units, u);
-		p = q;
-	}
-	g_byte_array_set_size(j->dec, have);
-	j->d = (const char *)j->dec->data;
-	j->dlen = j->dec->len;
-	return TRUE;
-}
-
 /* Decode transfer encoding and charset; units and the UTF-8 text. FALSE
  * (with a note) when the part is to be left alone. */
 static gboolean
@@ -296,10 +173,10 @@ decode_part(rw *r, part_job *j, guint n)
 	case GMIME_CONTENT_ENCODING_BINARY:
 		j->d = j->c;
 		j->dlen = j->clen;
-		add_line_units(j);
+		rewrite_line_units(j);
 		break;
 	case GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE:
-		if (!decode_qp(j)) {
+		if (!rewrite_qp_decode(j)) {
 			note(r, "HTML part %u: quoted-printable line ends inside an escape", n);
 			return FALSE;
 		}
@@ -312,7 +189,7 @@ decode_part(rw *r, part_job *j, guint n)
 		    (const guchar *)j->c, j->clen, j->dec->data, &state, &save));
 		j->d = (const char *)j->dec->data;
 		j->dlen = j->dec->len;
-		add_line_units(j);
+		rewrite_line_units(j);
 		break;
 	}
 	default:
@@ -325,7 +202,7 @@ decode_part(rw *r, part_job *j, guint n)
 		note(r, "HTML part %u: %" G_GSIZE_FORMAT " bytes, over max_html_size", n, j->dlen);
 		return FALSE;
 	}
-	if (find_rare(j->d, j->dlen, "-----BEGIN PGP", 14, 6) != NULL) {
+	if (html_links_find(j->d, j->dlen, "-----BEGIN PGP", 14, 6) != NULL) {
 		r->refuse = g_strdup("inline PGP in the HTML: never modified");
 		return FALSE;
 	}
@@ -414,94 +291,6 @@ apply(const part_job *j, guint a, guint b, const edit *ed, guint ei, guint ej, g
 	return s;
 }
 
-/* Quoted-printable: how much of units [ua, ub]'s encoded bytes can stay
- * as they are around edits [first, last) (decoded offsets): whole soft
- * lines before the first edit and after the last. *ep, *pre: where the
- * kept head ends (content offset) and its decoded length; *es, *post:
- * where the kept tail starts and its decoded length. */
-static void
-qp_keep(const part_job *j, const unit *ua, const unit *ub, gsize first, gsize last,
-    gsize *ep, gsize *pre, gsize *es, gsize *post)
-{
-	const soft_break *sb = (const soft_break *)(void *)j->softs->data;
-	guint lo = 0, hi = j->softs->len, k;
-
-	*ep = ua->e0;
-	*pre = 0;
-	*es = ub->e1;
-	*post = 0;
-	while (lo < hi) {                /* the first soft line start after ua->e0 */
-		guint mid = (lo + hi) / 2;
-		if (sb[mid].e <= ua->e0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (k = lo; k < j->softs->len && sb[k].e < ub->e1 && sb[k].d <= first; k++) {
-		*ep = sb[k].e;
-		*pre = sb[k].d - ua->d0;
-	}
-	for (; k < j->softs->len && sb[k].e < ub->e1; k++)
-		if (sb[k].d >= last) {
-			*es = sb[k].e;
-			*post = ub->d1 - sb[k].d;
-			break;
-		}
-}
-
-/* The length of the last line of b[0..n) (after its last line end). */
-static gsize
-last_line(const guint8 *b, gsize n)
-{
-	gsize k = n;
-
-	while (k > 0 && b[k - 1] != '\n')
-		k--;
-	return n - k;
-}
-
-/* Quoted-printable bytes for a group whose new decoded bytes are d:
- * the soft lines before the first edit and after the last kept as they
- * are (UTF-8 and ASCII parts, where edit offsets are decoded offsets),
- * the rest encoded, with a soft break where the kept tail starts. Every
- * piece is checked: the new bytes decode to d. */
-static gboolean
-qp_group(const part_job *j, const unit *ua, const unit *ub, const edit *ed, guint ei, guint ej,
-    const GString *d, GByteArray *gbuf)
-{
-	gsize ep = ua->e0, pre = 0, es = ub->e1, post = 0, at, first = G_MAXSIZE, last = 0;
-	guint k;
-
-	if (j->u8 == NULL && j->softs != NULL) {
-		for (k = ei; k < ej; k++) {
-			first = MIN(first, ed[k].s);
-			last = MAX(last, ed[k].e);
-		}
-		qp_keep(j, ua, ub, first, last, &ep, &pre, &es, &post);
-		if (pre + post > d->len || memcmp(j->d + ua->d0, d->str, pre) != 0 ||
-		    memcmp(j->d + ub->d1 - post, d->str + d->len - post, post) != 0)
-			ep = ua->e0, pre = 0, es = ub->e1, post = 0;
-	}
-	g_byte_array_append(gbuf, (const guint8 *)j->c + ua->e0, ep - ua->e0);
-	at = gbuf->len;
-	mime_codec_qp_encode(d->str + pre, d->len - pre - post, j->eol, gbuf);
-	if (post > 0 && last_line(gbuf->data + at, gbuf->len - at) + 1 > 76) {
-		/* no room for the soft break: encode the tail too */
-		g_byte_array_set_size(gbuf, at);
-		es = ub->e1;
-		post = 0;
-		mime_codec_qp_encode(d->str + pre, d->len - pre, j->eol, gbuf);
-	}
-	if (post > 0) {
-		g_byte_array_append(gbuf, (const guint8 *)"=", 1);
-		g_byte_array_append(gbuf, (const guint8 *)j->eol, (guint)strlen(j->eol));
-	}
-	if (!mime_codec_qp_check(gbuf->data + at, gbuf->len - at, d->str + pre, d->len - pre - post))
-		return FALSE;
-	g_byte_array_append(gbuf, (const guint8 *)j->c + es, ub->e1 - es);
-	return TRUE;
-}
-
 /* Append one group's new encoded (or, base64, decoded) bytes to gbuf;
  * FALSE, gbuf as it was, when the group is to be left alone. */
 static gboolean
@@ -534,7 +323,7 @@ group_bytes(rw *r, part_job *j, guint a, guint b, const edit *ed, guint ei, guin
 		    mime_codec_longest_line(d->str, d->len) <=
 		    MAX(SMTP_LINE_MAX, mime_codec_longest_line(j->d + ua->d0, ub->d1 - ua->d0));
 		if (j->enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE)
-			encoded = qp_group(j, ua, ub, ed, ei, ej, d, gbuf);
+			encoded = rewrite_qp_group(j, ua, ub, ed, ei, ej, d, gbuf);
 		else
 			g_byte_array_append(gbuf, (const guint8 *)d->str, d->len);
 		if (d != u8)

@@ -17,7 +17,7 @@ dir=${FUZZ_DIR:-/tmp/crm-fuzz}/$target
 
 case $target in
 token) srcs="fuzz/fuzz_token.c core/token.c core/hmac256.c core/errline.c"; pkgs="glib-2.0 libcrypto"; seeds=-DFUZZ_TOKEN_SEEDS; extra= ;;
-rewrite) srcs="fuzz/fuzz_rewrite.c core/rewrite.c core/html_links.c core/html_links_out.c core/url_norm.c core/mime_codec.c core/message.c core/token.c core/hmac256.c core/errline.c"
+rewrite) srcs="fuzz/fuzz_rewrite.c core/rewrite.c core/rewrite_part.c core/html_links.c core/html_links_filter.c core/html_links_out.c core/url_norm.c core/mime_codec.c core/message.c core/token.c core/hmac256.c core/errline.c"
 	pkgs="gmime-3.0 gio-2.0 libcrypto"; seeds=-DFUZZ_REWRITE_SEEDS; extra="-lmodest -lm -lpthread" ;;
 *) echo "run-fuzz.sh: unknown target '$target' (known: token, rewrite)" >&2; exit 2 ;;
 esac

@@ -1,0 +1,157 @@
+/*
+ * rewrite_part.c - a part's content as units, and quoted-printable: decoding
+ * soft line by soft line, and re-encoding a changed group while keeping the
+ * soft lines around its edits. See rewrite_part.h; the codecs themselves
+ * are GMime's (mime_codec.c).
+ */
+#include <string.h>
+
+#include "rewrite_part.h"
+#include "mime_codec.h"
+
+/* One unit per line of the decoded bytes (for identity encodings the
+ * encoded range is the same; base64 does not use it). */
+void
+rewrite_line_units(part_job *j)
+{
+	gsize p = 0;
+
+	while (p < j->dlen) {
+		const char *nl = memchr(j->d + p, '\n', j->dlen - p);
+		gsize q = nl != NULL ? (gsize)(nl - j->d) + 1 : j->dlen;
+		unit u = { p, q, p, q, 0, 0 };
+		g_array_append_val(j->units, u);
+		p = q;
+	}
+}
+
+/* Quoted-printable: decode hard line by hard line (a line ending in '='
+ * continues). FALSE when a line leaves the decoder mid-escape. */
+gboolean
+rewrite_qp_decode(part_job *j)
+{
+	gsize p = 0, have = 0;
+	int state = 0;
+
+	j->dec = g_byte_array_sized_new(j->clen);
+	g_byte_array_set_size(j->dec, j->clen);    /* decoding never grows */
+	j->softs = g_array_sized_new(FALSE, FALSE, sizeof(soft_break), j->clen / 76 + 16);
+	while (p < j->clen) {
+		gsize q = mime_codec_qp_line_end(j->c, j->clen, p), s = p;
+		unit u = { 0 };
+
+		u.d0 = have;
+		/* soft line by soft line (the decoder's state carries over), noting
+		 * where each one after a soft break starts */
+		for (;;) {
+			const char *nl = memchr(j->c + s, '\n', q - s);
+			gsize t = nl != NULL ? (gsize)(nl - j->c) + 1 : q;
+			have += mime_codec_qp_decode((const guint8 *)j->c + s, t - s, j->dec->data + have, &state);
+			if (t >= q)
+				break;
+			g_array_append_val(j->softs, ((soft_break){ t, have }));
+			s = t;
+		}
+		if (state != 0) {
+			g_byte_array_set_size(j->dec, have);
+			return FALSE;
+		}
+		u.e0 = p;
+		u.e1 = q;
+		u.d1 = have;
+		g_array_append_val(j->units, u);
+		p = q;
+	}
+	g_byte_array_set_size(j->dec, have);
+	j->d = (const char *)j->dec->data;
+	j->dlen = j->dec->len;
+	return TRUE;
+}
+
+/* Quoted-printable: how much of units [ua, ub]'s encoded bytes can stay
+ * as they are around edits [first, last) (decoded offsets): whole soft
+ * lines before the first edit and after the last. *ep, *pre: where the
+ * kept head ends (content offset) and its decoded length; *es, *post:
+ * where the kept tail starts and its decoded length. */
+static void
+qp_keep(const part_job *j, const unit *ua, const unit *ub, gsize first, gsize last,
+    gsize *ep, gsize *pre, gsize *es, gsize *post)
+{
+	const soft_break *sb = (const soft_break *)(void *)j->softs->data;
+	guint lo = 0, hi = j->softs->len, k;
+
+	*ep = ua->e0;
+	*pre = 0;
+	*es = ub->e1;
+	*post = 0;
+	while (lo < hi) {                /* the first soft line start after ua->e0 */
+		guint mid = (lo + hi) / 2;
+		if (sb[mid].e <= ua->e0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (k = lo; k < j->softs->len && sb[k].e < ub->e1 && sb[k].d <= first; k++) {
+		*ep = sb[k].e;
+		*pre = sb[k].d - ua->d0;
+	}
+	for (; k < j->softs->len && sb[k].e < ub->e1; k++)
+		if (sb[k].d >= last) {
+			*es = sb[k].e;
+			*post = ub->d1 - sb[k].d;
+			break;
+		}
+}
+
+/* The length of the last line of b[0..n) (after its last line end). */
+static gsize
+last_line(const guint8 *b, gsize n)
+{
+	gsize k = n;
+
+	while (k > 0 && b[k - 1] != '\n')
+		k--;
+	return n - k;
+}
+
+/* Quoted-printable bytes for a group whose new decoded bytes are d:
+ * the soft lines before the first edit and after the last kept as they
+ * are (UTF-8 and ASCII parts, where edit offsets are decoded offsets),
+ * the rest encoded, with a soft break where the kept tail starts. Every
+ * piece is checked: the new bytes decode to d. */
+gboolean
+rewrite_qp_group(const part_job *j, const unit *ua, const unit *ub, const edit *ed, guint ei, guint ej,
+    const GString *d, GByteArray *gbuf)
+{
+	gsize ep = ua->e0, pre = 0, es = ub->e1, post = 0, at, first = G_MAXSIZE, last = 0;
+	guint k;
+
+	if (j->u8 == NULL && j->softs != NULL) {
+		for (k = ei; k < ej; k++) {
+			first = MIN(first, ed[k].s);
+			last = MAX(last, ed[k].e);
+		}
+		qp_keep(j, ua, ub, first, last, &ep, &pre, &es, &post);
+		if (pre + post > d->len || memcmp(j->d + ua->d0, d->str, pre) != 0 ||
+		    memcmp(j->d + ub->d1 - post, d->str + d->len - post, post) != 0)
+			ep = ua->e0, pre = 0, es = ub->e1, post = 0;
+	}
+	g_byte_array_append(gbuf, (const guint8 *)j->c + ua->e0, ep - ua->e0);
+	at = gbuf->len;
+	mime_codec_qp_encode(d->str + pre, d->len - pre - post, j->eol, gbuf);
+	if (post > 0 && last_line(gbuf->data + at, gbuf->len - at) + 1 > 76) {
+		/* no room for the soft break: encode the tail too */
+		g_byte_array_set_size(gbuf, at);
+		es = ub->e1;
+		post = 0;
+		mime_codec_qp_encode(d->str + pre, d->len - pre, j->eol, gbuf);
+	}
+	if (post > 0) {
+		g_byte_array_append(gbuf, (const guint8 *)"=", 1);
+		g_byte_array_append(gbuf, (const guint8 *)j->eol, (guint)strlen(j->eol));
+	}
+	if (!mime_codec_qp_check(gbuf->data + at, gbuf->len - at, d->str + pre, d->len - pre - post))
+		return FALSE;
+	g_byte_array_append(gbuf, (const guint8 *)j->c + es, ub->e1 - es);
+	return TRUE;
+}
