@@ -1,0 +1,28 @@
+/*
+ * test_rewrite.h - what the rewrite test files share: the tracker base
+ * URL, the key, the message's tracking id, quoted-printable input, and the
+ * test functions of test_rewrite_quoted.c.
+ *
+ * Public: BASE, KEYS, track_id, tr_qp_crlf, test_old_pixel,
+ *         test_qp_soft_lines.
+ */
+#ifndef CRM_TEST_REWRITE_H
+#define CRM_TEST_REWRITE_H
+
+#include <glib.h>
+
+#include "token.h"
+
+#define BASE "https://t.example.com"
+#define KEYS "k1 AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n"
+
+extern const guint8 track_id[TOKEN_ID_LEN];
+
+/* text[0..n) as GMime's quoted-printable, appended to out; crlf: line ends
+ * as CRLF (GMime writes LF). */
+void tr_qp_crlf(const char *text, gsize n, gboolean crlf, GString *out);
+
+void test_old_pixel(void **state);
+void test_qp_soft_lines(void **state);
+
+#endif

@@ -1,0 +1,163 @@
+/*
+ * test_rewrite_quoted.c - rewriting what quotes or is quoted: our pixels
+ * in a reply quoting earlier tracked mail (neutralised), and
+ * quoted-printable with one long hard line (soft lines around a link keep
+ * their bytes). Run by test_rewrite.c.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <glib.h>
+#include <gmime/gmime.h>
+
+#include "html_links.h"
+#include "rewrite.h"
+#include "test_rewrite.h"
+
+/* Quoted-printable for test input (see test_rewrite.h). */
+void
+tr_qp_crlf(const char *text, gsize n, gboolean crlf, GString *out)
+{
+	guchar *enc = g_malloc(GMIME_QP_ENCODE_LEN(n) + 8);
+	int state = -1;
+	guint32 save = 0;
+	gsize len = g_mime_encoding_quoted_encode_close((const guchar *)text, n, enc, &state, &save), i;
+
+	for (i = 0; i < len; i++) {
+		if (crlf && enc[i] == '\n')
+			g_string_append_c(out, '\r');
+		g_string_append_c(out, (char)enc[i]);
+	}
+	g_free(enc);
+}
+
+/* A reply quoting earlier tracked mail: that mail's pixel loads nothing
+ * (src=""), this message gets its own, and nothing else changes: the new
+ * body is exactly the old one with those two edits, in 8bit and in
+ * quoted-printable. */
+void
+test_old_pixel(void **state)
+{
+	static const guint8 old_id[TOKEN_ID_LEN] = { 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9 };
+	token_ring *ring = token_ring_from_text(KEYS, "test", NULL);
+	char *old_px = token_open_url(ring, BASE, old_id), *new_px = token_open_url(ring, BASE, track_id);
+	char *new_img = html_links_pixel(new_px);
+	rewrite_opts o = { ring, BASE, track_id, TRUE, FALSE, NULL, 0, NULL };
+	char *html = g_strdup_printf("<p>Yes, let's talk.</p><blockquote><p>Dear Bob, our offer.</p>"
+	    "<img src=\"%s\" width=\"1\" height=\"1\" alt=\"\"></blockquote></body>", old_px);
+	char *want = g_strdup_printf("<p>Yes, let's talk.</p><blockquote><p>Dear Bob, our offer.</p>"
+	    "<img src=\"\" width=\"1\" height=\"1\" alt=\"\"></blockquote>%s</body>", new_img);
+	int qp;
+
+	(void)state;
+	for (qp = 0; qp < 2; qp++) {
+		GString *raw = g_string_new(NULL);
+		GByteArray *body = g_byte_array_new();
+		rewrite_stats st = { 0 };
+		char *reason = NULL, *decoded;
+		gsize n;
+
+		g_string_append_printf(raw, "From: Ann <ann@example.com>\r\nTo: bob@customer.test\r\nSubject: Re: offer\r\n"
+		    "Message-ID: <r1@example.com>\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n"
+		    "Content-Transfer-Encoding: %s\r\n\r\n", qp ? "quoted-printable" : "8bit");
+		if (qp)
+			tr_qp_crlf(html, strlen(html), FALSE, raw);
+		else
+			g_string_append(raw, html);
+		print_message("case: %s\n", qp ? "quoted-printable" : "8bit");
+		assert_int_equal(rewrite_message((const guint8 *)raw->str, raw->len, &o, body, &st, &reason, NULL),
+		    REWRITE_DONE);
+		assert_int_equal(st.old_pixels, 1);
+		assert_int_equal(st.links, 0);           /* an old pixel is no link */
+		assert_true(st.pixel);
+		if (qp) {
+			guchar *dec = g_malloc(body->len + 1);
+			int state_ = 0;
+			guint save = 0;
+			n = g_mime_encoding_quoted_decode_step(body->data, body->len, dec, &state_, &save);
+			decoded = g_strndup((const char *)dec, n);
+			g_free(dec);
+		} else
+			decoded = g_strndup((const char *)body->data, body->len);
+		assert_string_equal(decoded, want);
+		assert_null(strstr(decoded, old_px));
+		g_free(decoded);
+		g_free(reason);
+		g_byte_array_unref(body);
+		g_string_free(raw, TRUE);
+	}
+	g_free(html);
+	g_free(want);
+	g_free(old_px);
+	g_free(new_px);
+	g_free(new_img);
+	token_ring_free(ring);
+}
+
+/* Quoted-printable with one long hard line (as Gmail writes HTML): the
+ * soft lines before the link and after it stay byte for byte; only those
+ * holding the link are encoded again, and every line stays within 76. */
+void
+test_qp_soft_lines(void **state)
+{
+	token_ring *ring = token_ring_from_text(KEYS, "test", NULL);
+	rewrite_opts o = { ring, BASE, track_id, FALSE, TRUE, NULL, 0, NULL };
+	GString *html = g_string_new("<div dir=\"ltr\">"), *raw = g_string_new(NULL), *enc = g_string_new(NULL);
+	GByteArray *body = g_byte_array_new();
+	rewrite_stats st = { 0 };
+	char *reason = NULL, **lines, *head, *tail;
+	gsize i, first_a = 0, last_a = 0, nl;
+
+	(void)state;
+	for (i = 0; i < 12; i++)
+		g_string_append(html, "Lorem ipsum dolor sit amet, caf\xc3\xa9 consectetur adipiscing elit. ");
+	g_string_append(html, "<a href=\"https://www.example.com/offer?a=1&amp;b=2\">the offer</a>");
+	for (i = 0; i < 12; i++)
+		g_string_append(html, " More text after the link, to fill a few more soft lines.");
+	g_string_append(html, "</div>\n");
+	tr_qp_crlf(html->str, html->len, TRUE, enc);
+	g_string_append(raw, "From: Ann <ann@example.com>\r\nTo: bob@customer.test\r\nSubject: s\r\n"
+	    "Message-ID: <q1@example.com>\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=UTF-8\r\n"
+	    "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+	g_string_append_len(raw, enc->str, enc->len);
+	assert_int_equal(rewrite_message((const guint8 *)raw->str, raw->len, &o, body, &st, &reason, NULL),
+	    REWRITE_DONE);
+	assert_int_equal(st.links, 1);
+	/* the soft lines wholly before the one with "<a " and after the one
+	 * with "</a>" */
+	lines = g_strsplit(enc->str, "\r\n", -1);
+	nl = g_strv_length(lines);
+	for (i = 0; i < nl; i++) {
+		if (first_a == 0 && strstr(lines[i], "<a ") != NULL)
+			first_a = i;
+		if (strstr(lines[i], "</a>") != NULL)
+			last_a = i;
+	}
+	assert_true(first_a >= 3 && last_a + 4 < nl);
+	g_free(lines[first_a]);
+	lines[first_a] = NULL;
+	head = g_strjoinv("\r\n", lines);
+	lines[first_a] = g_strdup("");
+	tail = g_strjoinv("\r\n", lines + last_a + 1);
+	assert_true(body->len > strlen(head) + strlen(tail));
+	assert_memory_equal(body->data, head, strlen(head));
+	assert_memory_equal(body->data + body->len - strlen(tail), tail, strlen(tail));
+	/* and no line over 76 columns */
+	g_strfreev(lines);
+	lines = g_strsplit((const char *)g_byte_array_append(body, (const guint8 *)"", 1)->data, "\r\n", -1);
+	for (i = 0; lines[i] != NULL; i++)
+		assert_true(strlen(lines[i]) <= 76);
+	g_strfreev(lines);
+	g_free(head);
+	g_free(tail);
+	g_free(reason);
+	g_byte_array_unref(body);
+	g_string_free(html, TRUE);
+	g_string_free(raw, TRUE);
+	g_string_free(enc, TRUE);
+	token_ring_free(ring);
+}
