@@ -69,50 +69,7 @@ mta_postfix_start "$PF" || { mta_not_ok "postfix starts" "$(tail "$PF/maillog")"
 
 M=$MTA_TMP/msg
 mkdir -p "$M"
-cat >"$M/sent" <<'MSG'
-From: Alice Example <alice@example.com>
-To: Bob Builder <bob@customer.test>
-Cc: carol@customer.test
-Subject: Quote for Q3
-Date: Sun, 22 Nov 2026 12:00:00 +0000
-Message-ID: <hub.1@example.com>
-MIME-Version: 1.0
-Content-Type: multipart/mixed; boundary="b1"
-
---b1
-Content-Type: multipart/alternative; boundary="b2"
-
---b2
-Content-Type: text/plain; charset=utf-8
-
-Hello Bob, the quote is attached.
---b2
-Content-Type: text/html; charset=utf-8
-
-<p>Hello Bob, the quote is attached.</p>
---b2--
---b1
-Content-Type: application/pdf; name="quote.pdf"
-Content-Disposition: attachment; filename="quote.pdf"
-Content-Transfer-Encoding: base64
-
-JVBERi0xLjQKJcOkw7zDtsOfCg==
---b1--
-MSG
-cat >"$M/reply" <<'MSG'
-From: Bob Builder <bob@customer.test>
-To: Alice Example <alice@example.com>
-Subject: Re: Quote for Q3
-Date: Sun, 22 Nov 2026 13:00:00 +0000
-Message-ID: <reply.1@customer.test>
-In-Reply-To: <hub.1@example.com>
-References: <hub.1@example.com>
-MIME-Version: 1.0
-Content-Type: text/plain; charset=utf-8
-
-Thanks, looks good.
-MSG
-mta_make_dsn "$M/dsn" carol@customer.test hub.1@example.com
+mta_crm_messages "$M" hub.1@example.com reply.1@customer.test "Bob Builder" "<p>Hello Bob, the quote is attached.</p>"
 
 # drain: run crm-flusher until nothing is pending (events wait for their email)
 drain() {

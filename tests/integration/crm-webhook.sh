@@ -50,42 +50,7 @@ mta_postfix_start "$PF" || { mta_not_ok "postfix starts" "$(tail "$PF/maillog")"
 
 M=$MTA_TMP/msg
 mkdir -p "$M"
-cat >"$M/sent" <<'MSG'
-From: Alice Example <alice@example.com>
-To: Bob <bob@customer.test>
-Cc: carol@customer.test
-Subject: Quote for Q3
-Date: Sun, 22 Nov 2026 12:00:00 +0000
-Message-ID: <hook.1@example.com>
-MIME-Version: 1.0
-Content-Type: multipart/mixed; boundary="b1"
-
---b1
-Content-Type: text/plain; charset=utf-8
-
-Hello Bob, the quote is attached.
---b1
-Content-Type: application/pdf; name="quote.pdf"
-Content-Disposition: attachment; filename="quote.pdf"
-Content-Transfer-Encoding: base64
-
-JVBERi0xLjQKJcOkw7zDtsOfCg==
---b1--
-MSG
-cat >"$M/reply" <<'MSG'
-From: Bob <bob@customer.test>
-To: Alice Example <alice@example.com>
-Subject: Re: Quote for Q3
-Date: Sun, 22 Nov 2026 13:00:00 +0000
-Message-ID: <reply.1@customer.test>
-In-Reply-To: <hook.1@example.com>
-References: <hook.1@example.com>
-MIME-Version: 1.0
-Content-Type: text/plain; charset=utf-8
-
-Thanks, looks good.
-MSG
-mta_make_dsn "$M/dsn" carol@customer.test hook.1@example.com
+mta_crm_messages "$M" hook.1@example.com reply.1@customer.test Bob ""
 mta_check "sent message accepted" mta_swaks "$MTA_PF_SUB_PORT" alice@example.com \
 	bob@customer.test,carol@customer.test "$M/sent"
 mta_sink_wait 1 30 || mta_not_ok "sink got the sent message"

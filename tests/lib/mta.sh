@@ -471,6 +471,47 @@ mta_passthrough_start() {
 	mta_wait_socket "$spec" 10 "$MTA_PT_PID"
 }
 
+# mta_crm_messages DIR ID REPLY_ID NAME HTML [MORE_TO] [DSN_ID]: the three
+# messages every CRM script sends, written into DIR:
+#   sent   Alice to "NAME <bob@customer.test>"[, MORE_TO], Cc carol,
+#          "Quote for Q3", Message-ID <ID>: a text part (with HTML as its
+#          multipart/alternative HTML part, unless HTML is empty) and a PDF
+#          attachment;
+#   reply  Bob's answer, Message-ID <REPLY_ID>, In-Reply-To <ID>;
+#   dsn    a bounce of ID for carol (mta_make_dsn, its own id DSN_ID).
+mta_crm_messages() {
+	local dir=$1 id=$2 reply_id=$3 name=$4 html=$5 more_to=${6:-} dsn_id=${7:-} text
+	text=$'Content-Type: text/plain; charset=utf-8\n\nHello Bob, the quote is attached.'
+	{
+		printf 'From: Alice Example <alice@example.com>\nTo: %s <bob@customer.test>%s\n' "$name" "${more_to:+, $more_to}"
+		printf 'Cc: carol@customer.test\nSubject: Quote for Q3\nDate: Sun, 22 Nov 2026 12:00:00 +0000\n'
+		printf 'Message-ID: <%s>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b1"\n\n--b1\n' "$id"
+		if [ -n "$html" ]; then
+			printf 'Content-Type: multipart/alternative; boundary="b2"\n\n--b2\n%s\n--b2\n' "$text"
+			printf 'Content-Type: text/html; charset=utf-8\n\n%s\n--b2--\n' "$html"
+		else
+			printf '%s\n' "$text"
+		fi
+		printf -- '--b1\nContent-Type: application/pdf; name="quote.pdf"\n'
+		printf 'Content-Disposition: attachment; filename="quote.pdf"\nContent-Transfer-Encoding: base64\n\n'
+		printf 'JVBERi0xLjQKJcOkw7zDtsOfCg==\n--b1--\n'
+	} >"$dir/sent"
+	cat >"$dir/reply" <<MSG
+From: $name <bob@customer.test>
+To: Alice Example <alice@example.com>
+Subject: Re: Quote for Q3
+Date: Sun, 22 Nov 2026 13:00:00 +0000
+Message-ID: <$reply_id>
+In-Reply-To: <$id>
+References: <$id>
+MIME-Version: 1.0
+Content-Type: text/plain; charset=utf-8
+
+Thanks, looks good.
+MSG
+	mta_make_dsn "$dir/dsn" carol@customer.test "$id" $dsn_id
+}
+
 # Write FILE: a delivery status notification (multipart/report, as Postfix
 # sends them) to alice@example.com saying that the message ORIG_MSGID
 # (subject "Quote for Q3") failed for RCPT with 5.1.1; its own Message-ID
