@@ -60,15 +60,7 @@ s = s.replace('rule "inbound"  { direction = inbound   save = "local" }',
 s += 'spool { backoff_base = 1  backoff_max = 2  max_attempts = 50 }\n'
 open(p, "w").write(s)
 PY
-mta_check "the hubspot config is valid" "$CTL" -c "$CONF" check-config
-mta_check "crm-milter starts" mta_crm_start "$CONF" "$SOCK"
-PF=$MTA_TMP/pf
-mta_postfix_make "$PF"
-mta_postfix_conf "$PF" "smtpd_milters = $SOCK" "non_smtpd_milters = $SOCK"
-mta_postfix_start "$PF" || { mta_not_ok "postfix starts" "$(tail "$PF/maillog")"; mta_done; }
-
-M=$MTA_TMP/msg
-mkdir -p "$M"
+mta_crm_up hubspot
 mta_crm_messages "$M" hub.1@example.com reply.1@customer.test "Bob Builder" "<p>Hello Bob, the quote is attached.</p>"
 
 # drain: run crm-flusher until nothing is pending (events wait for their email)

@@ -58,20 +58,13 @@ cat >>"$CONF" <<CONF
 tracking { base_url = "$TBASE"  key_file = "$MTA_TMP/tracking.keys" }
 tracker { listen = "127.0.0.1:$TPORT"  engagement_data = "$top_srcdir/conf/engagement.data" }
 CONF
-mta_check "the zoho config is valid" "$CTL" -c "$CONF" check-config
-mta_check "crm-milter starts" mta_crm_start "$CONF" "$SOCK"
+mta_crm_up zoho
 "$top_builddir/crm-tracker" -c "$CONF" -f >>"$MTA_TMP/crm-tracker.log" 2>&1 &
 TRK=$!
 mta_track "$TRK"
 mta_wait_socket "inet:$TPORT@127.0.0.1" 15 "$TRK" && mta_ok "crm-tracker listens" ||
 	{ mta_not_ok "crm-tracker listens" "$(tail "$MTA_TMP/crm-tracker.log")"; mta_done; }
-PF=$MTA_TMP/pf
-mta_postfix_make "$PF"
-mta_postfix_conf "$PF" "smtpd_milters = $SOCK" "non_smtpd_milters = $SOCK"
-mta_postfix_start "$PF" || { mta_not_ok "postfix starts" "$(tail "$PF/maillog")"; mta_done; }
 
-M=$MTA_TMP/msg
-mkdir -p "$M"
 mta_crm_messages "$M" zoho.1@example.com reply.1@customer.test Bob "<html><body><p>Hello Bob, the quote is attached.</p></body></html>"
 printf 'From: <alice@example.com>\nTo: <eve@unknown.test>\nSubject: Deal terms\nMessage-ID: <deal.1@example.com>\nX-CRM-Regarding: deal:%s\n\nThe terms.\n' "$DEAL" >"$M/deal"
 printf 'From: <alice@example.com>\nTo: <dave@customer.test>\nSubject: Hello Dave\nMessage-ID: <lead.1@example.com>\n\nHi Dave.\n' >"$M/lead"

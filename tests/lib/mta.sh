@@ -471,6 +471,21 @@ mta_passthrough_start() {
 	mta_wait_socket "$spec" 10 "$MTA_PT_PID"
 }
 
+# mta_crm_up WHAT: in a CRM script (CTL, CONF and SOCK set), check the
+# config ("the WHAT config is valid"), start crm-milter and a Postfix
+# (PF=$MTA_TMP/pf) that has it as milter, and make M=$MTA_TMP/msg for the
+# messages; the script ends when Postfix does not start.
+mta_crm_up() {
+	mta_check "the $1 config is valid" "$CTL" -c "$CONF" check-config
+	mta_check "crm-milter starts" mta_crm_start "$CONF" "$SOCK"
+	PF=$MTA_TMP/pf
+	mta_postfix_make "$PF"
+	mta_postfix_conf "$PF" "smtpd_milters = $SOCK" "non_smtpd_milters = $SOCK"
+	mta_postfix_start "$PF" || { mta_not_ok "postfix starts" "$(tail "$PF/maillog")"; mta_done; }
+	M=$MTA_TMP/msg
+	mkdir -p "$M"
+}
+
 # mta_crm_messages DIR ID REPLY_ID NAME HTML [MORE_TO] [DSN_ID]: the three
 # messages every CRM script sends, written into DIR:
 #   sent   Alice to "NAME <bob@customer.test>"[, MORE_TO], Cc carol,
