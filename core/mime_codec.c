@@ -79,56 +79,72 @@ mime_codec_qp_line_end(const char *c, gsize n, gsize p)
 	}
 }
 
-/* Quoted-printable, hard line by hard line. */
+/* Quoted-printable, hard line by hard line: GMime encodes each line (on
+ * the stack when it is short), and its "\n" line ends (the soft breaks)
+ * become the line's own line end as the pieces are copied into out. */
 void
 mime_codec_qp_encode(const char *d, gsize n, const char *eol, GByteArray *out)
 {
-	GByteArray *scratch = g_byte_array_new();
+	guint8 small[2048];
 	gsize p = 0;
 
 	while (p < n) {
 		const char *nl = memchr(d + p, '\n', n - p);
-		gsize e = nl != NULL ? (gsize)(nl - d) : n, t = e, k, len, lel;
+		gsize e = nl != NULL ? (gsize)(nl - d) : n, t = e, len, lel, lfs = 0, k, need;
 		const char *le = eol;
-		const guchar *buf;
+		guint8 *buf, *w;
 		int state = -1;
 		guint32 save = 0;
 
 		if (nl != NULL)
 			le = t > p && d[t - 1] == '\r' ? (t--, "\r\n") : "\n";
 		lel = strlen(le);
-		g_byte_array_set_size(scratch, (guint)(GMIME_QP_ENCODE_LEN(t - p) + 8));
-		len = g_mime_encoding_quoted_encode_close((const guchar *)d + p, t - p, scratch->data,
-		    &state, &save);
-		buf = scratch->data;
+		need = GMIME_QP_ENCODE_LEN(t - p) + 8;
+		buf = need <= sizeof(small) ? small : g_malloc(need);
+		len = g_mime_encoding_quoted_encode_close((const guchar *)d + p, t - p, buf, &state, &save);
 		if (len >= 2 && buf[len - 2] == '=' && buf[len - 1] == '\n')
 			len -= 2;                /* the soft break GMime adds after a final "=20" */
-		for (k = 0; k < len; ) {         /* GMime's soft breaks are "=\n" */
-			const guchar *lf = memchr(buf + k, '\n', len - k);
+		if (nl != NULL)
+			buf[len++] = '\n';      /* the hard line end: made le below too */
+		for (k = 0; k < len; k++) {
+			const guint8 *lf = memchr(buf + k, '\n', len - k);
+			if (lf == NULL)
+				break;
+			lfs++;
+			k = (gsize)(lf - buf);
+		}
+		k = out->len;
+		g_byte_array_set_size(out, (guint)(k + len + lfs * (lel - 1)));
+		w = out->data + k;
+		for (k = 0; k < len; ) {
+			const guint8 *lf = memchr(buf + k, '\n', len - k);
 			gsize m = lf != NULL ? (gsize)(lf - buf) : len;
-			g_byte_array_append(out, buf + k, (guint)(m - k));
-			if (lf != NULL)
-				g_byte_array_append(out, (const guint8 *)le, (guint)lel);
+			memcpy(w, buf + k, m - k);
+			w += m - k;
+			if (lf != NULL) {
+				memcpy(w, le, lel);
+				w += lel;
+			}
 			k = m + 1;
 		}
-		if (nl != NULL)
-			g_byte_array_append(out, (const guint8 *)le, (guint)lel);
+		if (buf != small)
+			g_free(buf);
 		p = nl != NULL ? e + 1 : n;
 	}
-	g_byte_array_unref(scratch);
 }
 
-/* Does enc decode to exactly d? */
+/* Does enc decode to exactly d? (Decoding never grows: n bytes hold it.) */
 gboolean
 mime_codec_qp_check(const guint8 *enc, gsize n, const char *d, gsize dn)
 {
-	guchar *buf = g_malloc(n + 1);
+	guchar small[1024], *buf = n <= sizeof(small) ? small : g_malloc(n);
 	int state = 0;
 	guint32 save = 0;
 	gsize len = g_mime_encoding_quoted_decode_step(enc, n, buf, &state, &save);
 	gboolean same = len == dn && memcmp(buf, d, dn) == 0;
 
-	g_free(buf);
+	if (buf != small)
+		g_free(buf);
 	return same;
 }
 
