@@ -83,10 +83,11 @@ mime_codec_qp_line_end(const char *c, gsize n, gsize p)
  * the stack when it is short), and its "\n" line ends (the soft breaks)
  * become the line's own line end as the pieces are copied into out. */
 void
-mime_codec_qp_encode(const char *d, gsize n, const char *eol, GByteArray *out)
+mime_codec_qp_encode(const char *d, gsize n, gsize col, const char *eol, GByteArray *out)
 {
 	guint8 small[2048];
 	gsize p = 0;
+	guint32 first = (guint32)MIN(col, 76);
 
 	while (p < n) {
 		const char *nl = memchr(d + p, '\n', n - p);
@@ -94,7 +95,7 @@ mime_codec_qp_encode(const char *d, gsize n, const char *eol, GByteArray *out)
 		const char *le = eol;
 		guint8 *buf, *w;
 		int state = -1;
-		guint32 save = 0;
+		guint32 save = p == 0 ? first : 0;
 
 		if (nl != NULL)
 			le = t > p && d[t - 1] == '\r' ? (t--, "\r\n") : "\n";
@@ -133,7 +134,8 @@ mime_codec_qp_encode(const char *d, gsize n, const char *eol, GByteArray *out)
 	}
 }
 
-/* Does enc decode to exactly d? (Decoding never grows: n bytes hold it.) */
+/* Does enc decode to exactly d, ending outside an escape? (Decoding
+ * never grows: n bytes hold it.) */
 gboolean
 mime_codec_qp_check(const guint8 *enc, gsize n, const char *d, gsize dn)
 {
@@ -141,7 +143,7 @@ mime_codec_qp_check(const guint8 *enc, gsize n, const char *d, gsize dn)
 	int state = 0;
 	guint32 save = 0;
 	gsize len = g_mime_encoding_quoted_decode_step(enc, n, buf, &state, &save);
-	gboolean same = len == dn && memcmp(buf, d, dn) == 0;
+	gboolean same = state == 0 && len == dn && memcmp(buf, d, dn) == 0;
 
 	if (buf != small)
 		g_free(buf);

@@ -34,9 +34,11 @@ gsize mime_codec_qp_line_end(const char *c, gsize n, gsize p);
 gsize mime_codec_qp_decode(const guint8 *in, gsize n, guint8 *out, int *state);
 /* Encode d[0..n) as quoted-printable with GMime's encoder, hard line by
  * hard line, soft breaks taking each line's own line end (eol for a last
- * line without one). Appends to out. */
-void mime_codec_qp_encode(const char *d, gsize n, const char *eol, GByteArray *out);
-/* Does enc[0..n) decode (quoted-printable) to exactly d[0..dn)? */
+ * line without one); the first line goes on after col characters already
+ * on it. Appends to out. */
+void mime_codec_qp_encode(const char *d, gsize n, gsize col, const char *eol, GByteArray *out);
+/* Does enc[0..n) decode (quoted-printable) to exactly d[0..dn), ending
+ * outside an escape? */
 gboolean mime_codec_qp_check(const guint8 *enc, gsize n, const char *d, gsize dn);
 /* Base64 of d[0..n) laid out like the encoded content like[0..ln): same
  * line length (76 when it had none usable), line end eol, and a final line

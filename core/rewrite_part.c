@@ -1,8 +1,10 @@
 /*
  * rewrite_part.c - a part's content as units, and quoted-printable: decoding
- * soft line by soft line, and re-encoding a changed group while keeping the
- * soft lines around its edits. See rewrite_part.h; the codecs themselves
- * are GMime's (mime_codec.c).
+ * soft line by soft line, and encoding a changed group: each edit's value
+ * in place in its line, or (when a value cannot be placed so) the soft
+ * lines holding edits again. See rewrite_part.h. The codecs themselves are
+ * GMime's (mime_codec.c): qp_locate only counts a line's escapes to guess
+ * where a decoded offset is, and GMime's decoder confirms every guess.
  */
 #include <string.h>
 
@@ -114,6 +116,124 @@ last_line(const guint8 *b, gsize n)
 	return n - k;
 }
 
+/* Quoted-printable: where decoded offset x of the original (a UTF-8 or
+ * ASCII part, so edit offsets are decoded offsets) is in the content, and
+ * the column there. The line holding x is its hard line (a unit) or the
+ * soft line after the last soft break at or before x (a line starting at
+ * x wins over the end of the one before); its atoms are counted up to x
+ * as GMime's decoder reads them ("=XX" one byte, an "=" it cannot decode
+ * three). The count is only a guess until GMime's decoder says the line
+ * up to there decodes to exactly the bytes before x, outside an escape.
+ * FALSE when x falls inside an escape. */
+static gboolean
+qp_locate(const part_job *j, gsize x, gsize *pos, gsize *col)
+{
+	const soft_break *sb = (const soft_break *)(void *)j->softs->data;
+	const unit *u;
+	guint lo = 0, hi = j->units->len;
+	gsize ls, lsd, p, k;
+
+	while (hi - lo > 1) {            /* the last hard line starting at or before x */
+		guint mid = (lo + hi) / 2;
+		if (g_array_index(j->units, unit, mid).d0 <= x)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	u = &g_array_index(j->units, unit, lo);
+	if (x < u->d0 || x > u->d1)
+		return FALSE;
+	ls = u->e0;
+	lsd = u->d0;
+	lo = 0;
+	hi = j->softs->len;
+	while (lo < hi) {                /* the first soft line start after x */
+		guint mid = (lo + hi) / 2;
+		if (sb[mid].d <= x && sb[mid].e <= u->e1)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo > 0 && sb[lo - 1].e > u->e0 && sb[lo - 1].e <= u->e1) {
+		ls = sb[lo - 1].e;
+		lsd = sb[lo - 1].d;
+	}
+	for (p = ls, k = x - lsd; k > 0 && p < u->e1; ) {
+		if (j->c[p] != '=') {
+			p++;
+			k--;
+		} else if (p + 2 < u->e1 && g_ascii_isxdigit(j->c[p + 1]) && g_ascii_isxdigit(j->c[p + 2])) {
+			p += 3;
+			k--;
+		} else if (p + 2 < u->e1 && j->c[p + 1] != '\n' && !(j->c[p + 1] == '\r' && j->c[p + 2] == '\n') &&
+		    k >= 3) {
+			p += 3;
+			k -= 3;
+		} else
+			return FALSE;
+	}
+	if (k > 0 || !mime_codec_qp_check((const guint8 *)j->c + ls, p - ls, j->d + lsd, x - lsd))
+		return FALSE;
+	*pos = p;
+	*col = p > ls && j->c[p - 1] == '\n' ? 0 : p - ls;
+	return TRUE;
+}
+
+/* Quoted-printable, finest: the group's original bytes with only each
+ * edit's value encoded in place (a UTF-8 or ASCII part). Before a value
+ * the line keeps its bytes up to the value and the value goes on from
+ * that column; after it the rest of the line follows on the value's last
+ * line when both fit in 76 columns, else after a soft break. Every byte
+ * outside the values stays as it was (soft breaks aside). Each encoded
+ * value is checked (it decodes to the value). FALSE, with gbuf as it was,
+ * when an edit cannot be placed so: the caller re-encodes soft lines. */
+static gboolean
+qp_splice(const part_job *j, const unit *ua, const unit *ub, const edit *ed, guint ei, guint ej,
+    const GString *d, GByteArray *gbuf)
+{
+	gsize cur = ua->e0, prev = ua->d0, start = gbuf->len, lel = strlen(j->eol), delta = 0;
+	guint k;
+
+	for (k = ei; k < ej; k++) {
+		gsize ps, pe, cs, ce, at, rl = strlen(ed[k].repl);
+		const char *nl;
+		gboolean join;
+
+		if (ed[k].s < prev || ed[k].e < ed[k].s || !qp_locate(j, ed[k].s, &ps, &cs) ||
+		    !qp_locate(j, ed[k].e, &pe, &ce) || ps < cur || pe < ps || cs > 75)
+			goto fail;
+		g_byte_array_append(gbuf, (const guint8 *)j->c + cur, (guint)(ps - cur));
+		at = gbuf->len;
+		mime_codec_qp_encode(ed[k].repl, rl, cs, j->eol, gbuf);
+		if (ce > 0 && (nl = memchr(j->c + pe, '\n', ub->e1 - pe)) != NULL) {
+			/* the rest of pe's line joins the value's last line when both fit */
+			gsize rest = (gsize)(nl - j->c) - pe - (nl > j->c + pe && nl[-1] == '\r');
+			gsize last = gbuf->len > at ? last_line(gbuf->data + at, gbuf->len - at) : 0;
+			if (memchr(gbuf->data + at, '\n', gbuf->len - at) == NULL)
+				last += cs;
+			join = last + rest <= 76;
+		} else
+			join = pe >= j->clen;    /* the part's end: no line follows */
+		if (!join) {
+			g_byte_array_append(gbuf, (const guint8 *)"=", 1);
+			g_byte_array_append(gbuf, (const guint8 *)j->eol, (guint)lel);
+		}
+		if (!mime_codec_qp_check(gbuf->data + at, gbuf->len - at, ed[k].repl, rl))
+			goto fail;
+		delta += rl - (ed[k].e - ed[k].s);
+		cur = pe;
+		prev = ed[k].e;
+	}
+	if (cur > ub->e1 || ub->d1 - ua->d0 + delta != d->len)
+		goto fail;
+	g_byte_array_append(gbuf, (const guint8 *)j->c + cur, (guint)(ub->e1 - cur));
+	return TRUE;
+fail:
+	g_byte_array_set_size(gbuf, (guint)start);
+	return FALSE;
+}
+
+
 /* Quoted-printable bytes for a group whose new decoded bytes are d:
  * the soft lines before the first edit and after the last kept as they
  * are (UTF-8 and ASCII parts, where edit offsets are decoded offsets),
@@ -126,6 +246,8 @@ rewrite_qp_group(const part_job *j, const unit *ua, const unit *ub, const edit *
 	gsize ep = ua->e0, pre = 0, es = ub->e1, post = 0, at, first = G_MAXSIZE, last = 0;
 	guint k;
 
+	if (j->u8 == NULL && j->softs != NULL && qp_splice(j, ua, ub, ed, ei, ej, d, gbuf))
+		return TRUE;
 	if (j->u8 == NULL && j->softs != NULL) {
 		for (k = ei; k < ej; k++) {
 			first = MIN(first, ed[k].s);
@@ -138,13 +260,13 @@ rewrite_qp_group(const part_job *j, const unit *ua, const unit *ub, const edit *
 	}
 	g_byte_array_append(gbuf, (const guint8 *)j->c + ua->e0, ep - ua->e0);
 	at = gbuf->len;
-	mime_codec_qp_encode(d->str + pre, d->len - pre - post, j->eol, gbuf);
+	mime_codec_qp_encode(d->str + pre, d->len - pre - post, 0, j->eol, gbuf);
 	if (post > 0 && last_line(gbuf->data + at, gbuf->len - at) + 1 > 76) {
 		/* no room for the soft break: encode the tail too */
 		g_byte_array_set_size(gbuf, at);
 		es = ub->e1;
 		post = 0;
-		mime_codec_qp_encode(d->str + pre, d->len - pre, j->eol, gbuf);
+		mime_codec_qp_encode(d->str + pre, d->len - pre, 0, j->eol, gbuf);
 	}
 	if (post > 0) {
 		g_byte_array_append(gbuf, (const guint8 *)"=", 1);

@@ -98,9 +98,11 @@ test_old_pixel(void **state)
 	token_ring_free(ring);
 }
 
-/* Quoted-printable with one long hard line (as Gmail writes HTML): the
- * soft lines before the link and after it stay byte for byte; only those
- * holding the link are encoded again, and every line stays within 76. */
+/* Quoted-printable with one long hard line (as Gmail writes HTML): every
+ * byte before the link's value stays, in the soft line holding it too;
+ * every byte after it stays (a soft break may end the value's last
+ * line); the part decodes to the HTML with only the value replaced; and
+ * every line stays within 76. */
 void
 test_qp_soft_lines(void **state)
 {
@@ -146,6 +148,43 @@ test_qp_soft_lines(void **state)
 	assert_true(body->len > strlen(head) + strlen(tail));
 	assert_memory_equal(body->data, head, strlen(head));
 	assert_memory_equal(body->data + body->len - strlen(tail), tail, strlen(tail));
+	/* finer: the soft line holding the value keeps its bytes up to it
+	 * ("ref=3D\""), and everything from its closing quote on stays */
+	{
+		const char *va = strstr(enc->str, "ref=3D\"https"), *vz = strstr(enc->str, "\">the offer");
+		char *url = token_click_url(ring, BASE, track_id, 0, "https://www.example.com/offer?a=1&b=2");
+		char *want, *got;
+		guchar *dec = g_malloc(body->len + 1);
+		int st_ = 0;
+		guint32 save = 0;
+		gsize keep, n;
+
+		assert_non_null(va);                     /* the input puts them on one line each */
+		assert_non_null(vz);
+		assert_true(va > enc->str + strlen(head));   /* "<a h=" ends the line before */
+		keep = (gsize)(va - enc->str) + strlen("ref=3D\"");
+		assert_memory_equal(body->data, enc->str, keep);
+		assert_true(body->len >= strlen(vz));
+		assert_memory_equal(body->data + body->len - strlen(vz), vz, strlen(vz));
+		n = g_mime_encoding_quoted_decode_step(body->data, body->len, dec, &st_, &save);
+		got = g_strndup((const char *)dec, n);
+		want = g_strdup(html->str);
+		want[strlen(want) - 1] = '\0';          /* the input's line end is CRLF */
+		{
+			char *at = strstr(want, "https://www.example.com/offer?a=1&amp;b=2");
+			GString *w = g_string_new_len(want, at - want);
+			g_string_append(w, url);
+			g_string_append(w, at + strlen("https://www.example.com/offer?a=1&amp;b=2"));
+			g_string_append(w, "\r\n");
+			g_free(want);
+			want = g_string_free(w, FALSE);
+		}
+		assert_string_equal(got, want);
+		g_free(got);
+		g_free(want);
+		g_free(dec);
+		g_free(url);
+	}
 	/* and no line over 76 columns */
 	g_strfreev(lines);
 	lines = g_strsplit((const char *)g_byte_array_append(body, (const guint8 *)"", 1)->data, "\r\n", -1);
