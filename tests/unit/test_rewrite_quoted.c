@@ -1,8 +1,9 @@
 /*
  * test_rewrite_quoted.c - rewriting what quotes or is quoted: our pixels
- * in a reply quoting earlier tracked mail (neutralised), and
- * quoted-printable with one long hard line (soft lines around a link keep
- * their bytes). Run by test_rewrite.c.
+ * in a reply quoting earlier tracked mail (neutralised), quoted-printable
+ * with one long hard line (the bytes around a link's value stay), and
+ * links at random places of quoted-printable lines. Run by
+ * test_rewrite.c.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -198,5 +199,179 @@ test_qp_soft_lines(void **state)
 	g_string_free(html, TRUE);
 	g_string_free(raw, TRUE);
 	g_string_free(enc, TRUE);
+	token_ring_free(ring);
+}
+
+/* Text of random length for test_qp_layouts: words, UTF-8 (escaped in
+ * quoted-printable), '=' (escaped too), now and then a line end. */
+static void
+qpl_filler(GRand *rnd, GString *html)
+{
+	static const char *const bits[] = { "word ", "caf\xc3\xa9 ", "a=b ", "x", "  ", "\xe2\x80\x94", "\n" };
+	gint32 n = g_rand_int_range(rnd, 0, 40), k;
+
+	for (k = 0; k < n; k++) {
+		gint32 b = g_rand_int_range(rnd, 0, G_N_ELEMENTS(bits));
+		if (b == (gint32)G_N_ELEMENTS(bits) - 1 && g_rand_int_range(rnd, 0, 4) != 0)
+			b = 0;                   /* line ends now and then only */
+		g_string_append(html, bits[b]);
+	}
+}
+
+/* s without its quoted-printable soft breaks ("=" CRLF); a new string. */
+static char *
+qpl_unfold(const char *s, gsize n)
+{
+	GString *o = g_string_sized_new(n);
+	gsize i;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == '=' && i + 2 < n && s[i + 1] == '\r' && s[i + 2] == '\n')
+			i += 2;
+		else
+			g_string_append_c(o, s[i]);
+	}
+	return g_string_free(o, FALSE);
+}
+
+/* Quoted-printable layouts: links at random columns of random soft and
+ * hard lines (before, after and between escapes and soft breaks, several
+ * on a line) in 300 documents. Each part decodes to exactly the HTML with
+ * every value replaced by its click URL and the pixel before </body>,
+ * no line is longer than 76 (or the input's longest), and every byte
+ * outside the values stays:
+ * the input's escapes are in lower case (as some encoders write them,
+ * GMime writes upper case), and with soft breaks taken out the output is
+ * the input with only the values replaced and the pixel added. */
+void
+test_qp_layouts(void **state)
+{
+	token_ring *ring = token_ring_from_text(KEYS, "test", NULL);
+	rewrite_opts o = { ring, BASE, track_id, TRUE, TRUE, NULL, 0, NULL };
+	char *open = token_open_url(ring, BASE, track_id), *px = html_links_pixel(open);
+	guint32 seed;
+
+	(void)state;
+	for (seed = 1; seed <= 300; seed++) {
+		GRand *rnd = g_rand_new_with_seed(seed);
+		GString *html = g_string_new("<html><body>"), *want = g_string_new("<html><body>");
+		GString *raw = g_string_new(NULL), *got;
+		GByteArray *body = g_byte_array_new();
+		rewrite_stats st = { 0 };
+		char *reason = NULL, **lines;
+		gint32 i, links = g_rand_int_range(rnd, 1, 7);
+		guchar *dec;
+		int dstate = 0;
+		guint32 save = 0;
+		gsize n, in_at = 0;
+
+		for (i = 0; i < links; i++) {
+			char *target = g_strdup_printf("https://www.example.com/p/%d?x=1&y=2", i);
+			char *url = token_click_url(ring, BASE, track_id, (guint)i, target);
+			gsize at = html->len;
+			qpl_filler(rnd, html);
+			g_string_append_len(want, html->str + at, html->len - at);
+			g_string_append_printf(html, "<a href=\"https://www.example.com/p/%d?x=1&amp;y=2\">link %d</a>", i, i);
+			g_string_append_printf(want, "<a href=\"%s\">link %d</a>", url, i);
+			g_free(target);
+			g_free(url);
+		}
+		{
+			gsize at = html->len;
+			qpl_filler(rnd, html);
+			g_string_append_len(want, html->str + at, html->len - at);
+		}
+		g_string_append(html, "</body></html>\n");
+		g_string_append_printf(want, "%s</body></html>\n", px);
+		g_string_append(raw, "From: Ann <ann@example.com>\r\nTo: bob@customer.test\r\nSubject: s\r\n"
+		    "MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n"
+		    "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+		{
+			gsize from = raw->len, k;
+			tr_qp_crlf(html->str, html->len, TRUE, raw);
+			for (k = from; k + 2 < raw->len; k++)   /* escapes in lower case */
+				if (raw->str[k] == '=' && g_ascii_isxdigit(raw->str[k + 1]) &&
+				    g_ascii_isxdigit(raw->str[k + 2])) {
+					raw->str[k + 1] = g_ascii_tolower(raw->str[k + 1]);
+					raw->str[k + 2] = g_ascii_tolower(raw->str[k + 2]);
+					k += 2;
+				}
+			in_at = from;
+		}
+		if (rewrite_message((const guint8 *)raw->str, raw->len, &o, body, &st, &reason, NULL) != REWRITE_DONE ||
+		    st.links != (guint)links)
+			print_message("seed %u: %s\n", seed, reason);
+		assert_int_equal(st.links, links);
+		assert_true(st.pixel);
+		dec = g_malloc(body->len + 1);
+		n = g_mime_encoding_quoted_decode_step(body->data, body->len, dec, &dstate, &save);
+		got = g_string_new_len((const char *)dec, n);
+		{                                        /* the input's line ends are CRLF */
+			char **parts = g_strsplit(want->str, "\n", -1), *crlf = g_strjoinv("\r\n", parts);
+			if (strcmp(got->str, crlf) != 0)
+				print_message("seed %u\n", seed);
+			assert_string_equal(got->str, crlf);
+			g_strfreev(parts);
+			g_free(crlf);
+		}
+		{                                        /* bytes outside the values */
+			char *in = qpl_unfold(raw->str + in_at, raw->len - in_at);
+			char *out = qpl_unfold((const char *)body->data, body->len);
+			GString *pxq = g_string_new(NULL), *exp = g_string_new(NULL);
+			char *pxu, *p = in;
+			tr_qp_crlf(px, strlen(px), TRUE, pxq);
+			pxu = qpl_unfold(pxq->str, pxq->len);
+			for (i = 0; i < links; i++) {
+				char *old_v = g_strdup_printf("https://www.example.com/p/%d?x=3d1&amp;y=3d2", i);
+				char *target = g_strdup_printf("https://www.example.com/p/%d?x=1&y=2", i);
+				char *url = token_click_url(ring, BASE, track_id, (guint)i, target), *at = strstr(p, old_v);
+				assert_non_null(at);
+				g_string_append_len(exp, p, at - p);
+				g_string_append(exp, url);
+				p = at + strlen(old_v);
+				g_free(old_v);
+				g_free(target);
+				g_free(url);
+			}
+			{
+				char *b = strstr(p, "</body>");
+				assert_non_null(b);
+				g_string_append_len(exp, p, b - p);
+				g_string_append(exp, pxu);
+				g_string_append(exp, b);
+			}
+			if (strcmp(out, exp->str) != 0)
+				print_message("seed %u: bytes outside the values changed\n", seed);
+			assert_string_equal(out, exp->str);
+			g_free(in);
+			g_free(out);
+			g_free(pxu);
+			g_string_free(pxq, TRUE);
+			g_string_free(exp, TRUE);
+		}
+		/* no line longer than 76 or than the input's longest (GMime, which
+		 * wrote the input, puts "=20" at 75 before a line end) */
+		lines = g_strsplit(raw->str + in_at, "\r\n", -1);
+		for (i = 0, n = 76; lines[i] != NULL; i++)
+			n = MAX(n, strlen(lines[i]));
+		g_strfreev(lines);
+		lines = g_strsplit((const char *)g_byte_array_append(body, (const guint8 *)"", 1)->data, "\r\n", -1);
+		for (i = 0; lines[i] != NULL; i++) {
+			if (strlen(lines[i]) > n)
+				print_message("seed %u: line %d: %s\n", seed, i, lines[i]);
+			assert_true(strlen(lines[i]) <= n);
+		}
+		g_strfreev(lines);
+		g_string_free(got, TRUE);
+		g_free(dec);
+		g_free(reason);
+		g_byte_array_unref(body);
+		g_string_free(raw, TRUE);
+		g_string_free(want, TRUE);
+		g_string_free(html, TRUE);
+		g_rand_free(rnd);
+	}
+	g_free(open);
+	g_free(px);
 	token_ring_free(ring);
 }
