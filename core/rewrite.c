@@ -7,12 +7,15 @@
  * encoded content, in the transfer-decoded content and in the UTF-8 text
  * the tokenizer reads. Edits (UTF-8 offsets) fall into groups of adjacent
  * units; only the units of a group are converted back and re-encoded.
- * In a UTF-8 or ASCII quoted-printable part even less: only each edit's
- * value is encoded, in place in its line; every other byte of the group
- * stays (a Gmail HTML part is one hard line), a soft break ending a
- * value's last line when the rest of the line does not fit on it. When an
- * edit cannot be placed so, the soft lines before the group's first edit
- * and after its last stay, and those between are encoded again.
+ * In a quoted-printable part even less: only each edit's value is
+ * encoded, in place in its line; every other byte of the group stays (a
+ * Gmail HTML part is one hard line), a soft break ending a value's last
+ * line when the rest of the line does not fit on it. In a charset other
+ * than UTF-8 this needs the text up to each value to convert back to the
+ * part's own bytes and ASCII replacements (Outlook's windows-1252 does).
+ * When an edit cannot be placed so, the group is encoded again (in a
+ * UTF-8 or ASCII part only the soft lines from its first edit to its
+ * last).
  * The byte-level codecs are in mime_codec.c, the HTML in html_links.c.
  */
 #include <string.h>

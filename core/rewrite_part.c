@@ -179,17 +179,83 @@ qp_locate(const part_job *j, gsize x, gsize *pos, gsize *col)
 	return TRUE;
 }
 
+/* The index of the unit holding UTF-8 offset x (the last starting at or
+ * before it). */
+static guint
+unit_of(const part_job *j, gsize x)
+{
+	guint lo = 0, hi = j->units->len;
+
+	while (hi - lo > 1) {
+		guint mid = (lo + hi) / 2;
+		if (g_array_index(j->units, unit, mid).u0 <= x)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Where edits [ei, ej) start and end in the transfer-decoded bytes, into
+ * dx (two per edit). A UTF-8 or ASCII part: their UTF-8 offsets. Another
+ * charset: the text of a line up to each offset, piece after piece,
+ * converted back must be the part's own bytes there (so a charset with
+ * shift states only passes where its text is plain ASCII), and each
+ * replacement must be ASCII (the same bytes in the charset). FALSE
+ * otherwise. */
+static gboolean
+edit_offsets(const part_job *j, const edit *ed, guint ei, guint ej, gsize *dx)
+{
+	GString *piece;
+	guint k, ui = G_MAXUINT;
+	gsize upos = 0, dpos = 0, i;
+	gboolean ok = TRUE;
+
+	if (j->u8 == NULL) {
+		for (k = ei; k < ej; k++) {
+			dx[2 * (k - ei)] = ed[k].s;
+			dx[2 * (k - ei) + 1] = ed[k].e;
+		}
+		return TRUE;
+	}
+	for (k = ei; k < ej; k++)
+		for (i = 0; ed[k].repl[i] != '\0'; i++)
+			if ((guchar)ed[k].repl[i] >= 0x80)
+				return FALSE;
+	piece = g_string_new(NULL);
+	for (i = 0; ok && i < 2 * (gsize)(ej - ei); i++) {
+		gsize x = i % 2 == 0 ? ed[ei + i / 2].s : ed[ei + i / 2].e;
+		guint ux = unit_of(j, x);
+		const unit *u = &g_array_index(j->units, unit, ux);
+
+		if (ux != ui) {
+			ui = ux;
+			upos = u->u0;
+			dpos = u->d0;
+		}
+		g_string_truncate(piece, 0);
+		ok = x >= upos && mime_codec_iconv(j->to_cs, j->u + upos, x - upos, piece) &&
+		    dpos + piece->len <= u->d1 && memcmp(piece->str, j->d + dpos, piece->len) == 0;
+		dpos += piece->len;
+		upos = x;
+		dx[i] = dpos;
+	}
+	g_string_free(piece, TRUE);
+	return ok;
+}
+
 /* Quoted-printable, finest: the group's original bytes with only each
  * edit's value encoded in place (a UTF-8 or ASCII part). Before a value
  * the line keeps its bytes up to the value and the value goes on from
  * that column; after it the rest of the line follows on the value's last
  * line when both fit in 76 columns, else after a soft break. Every byte
  * outside the values stays as it was (soft breaks aside). Each encoded
- * value is checked (it decodes to the value). FALSE, with gbuf as it was,
+ * value is checked (it decodes to the value). dx: each edit's start and
+ * end in the decoded bytes (edit_offsets). FALSE, with gbuf as it was,
  * when an edit cannot be placed so: the caller re-encodes soft lines. */
 static gboolean
 qp_splice(const part_job *j, const unit *ua, const unit *ub, const edit *ed, guint ei, guint ej,
-    const GString *d, GByteArray *gbuf)
+    const gsize *dx, const GString *d, GByteArray *gbuf)
 {
 	gsize cur = ua->e0, prev = ua->d0, start = gbuf->len, lel = strlen(j->eol), delta = 0;
 	guint k;
@@ -199,8 +265,9 @@ qp_splice(const part_job *j, const unit *ua, const unit *ub, const edit *ed, gui
 		const char *nl;
 		gboolean join;
 
-		if (ed[k].s < prev || ed[k].e < ed[k].s || !qp_locate(j, ed[k].s, &ps, &cs) ||
-		    !qp_locate(j, ed[k].e, &pe, &ce) || ps < cur || pe < ps || cs > 75)
+		if (dx[2 * (k - ei)] < prev || dx[2 * (k - ei) + 1] < dx[2 * (k - ei)] ||
+		    !qp_locate(j, dx[2 * (k - ei)], &ps, &cs) || !qp_locate(j, dx[2 * (k - ei) + 1], &pe, &ce) ||
+		    ps < cur || pe < ps || cs > 75)
 			goto fail;
 		g_byte_array_append(gbuf, (const guint8 *)j->c + cur, (guint)(ps - cur));
 		at = gbuf->len;
@@ -220,9 +287,9 @@ qp_splice(const part_job *j, const unit *ua, const unit *ub, const edit *ed, gui
 		}
 		if (!mime_codec_qp_check(gbuf->data + at, gbuf->len - at, ed[k].repl, rl))
 			goto fail;
-		delta += rl - (ed[k].e - ed[k].s);
+		delta += rl - (dx[2 * (k - ei) + 1] - dx[2 * (k - ei)]);
 		cur = pe;
-		prev = ed[k].e;
+		prev = dx[2 * (k - ei) + 1];
 	}
 	if (cur > ub->e1 || ub->d1 - ua->d0 + delta != d->len)
 		goto fail;
@@ -246,8 +313,13 @@ rewrite_qp_group(const part_job *j, const unit *ua, const unit *ub, const edit *
 	gsize ep = ua->e0, pre = 0, es = ub->e1, post = 0, at, first = G_MAXSIZE, last = 0;
 	guint k;
 
-	if (j->u8 == NULL && j->softs != NULL && qp_splice(j, ua, ub, ed, ei, ej, d, gbuf))
-		return TRUE;
+	if (j->softs != NULL) {
+		gsize *dx = g_new(gsize, 2 * (gsize)(ej - ei));
+		gboolean done = edit_offsets(j, ed, ei, ej, dx) && qp_splice(j, ua, ub, ed, ei, ej, dx, d, gbuf);
+		g_free(dx);
+		if (done)
+			return TRUE;
+	}
 	if (j->u8 == NULL && j->softs != NULL) {
 		for (k = ei; k < ej; k++) {
 			first = MIN(first, ed[k].s);

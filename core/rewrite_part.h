@@ -74,10 +74,10 @@ void rewrite_line_units(part_job *j);
  * inside an escape. */
 gboolean rewrite_qp_decode(part_job *j);
 /* Quoted-printable bytes for units [ua, ub] whose new decoded bytes are d
- * (edits [ei, ej) of ed), appended to gbuf: in a UTF-8 or ASCII part only
- * the edits' values encoded in place, else (or when a value cannot be
- * placed) the soft lines holding edits encoded again; FALSE when the
- * encoded bytes do not decode back to what they replace. */
+ * (edits [ei, ej) of ed), appended to gbuf: only the edits' values
+ * encoded in place, or when one cannot be placed so, the soft lines
+ * holding edits (UTF-8 or ASCII) or the units encoded again; FALSE when
+ * the encoded bytes do not decode back to what they replace. */
 gboolean rewrite_qp_group(const part_job *j, const unit *ua, const unit *ub, const edit *ed, guint ei,
     guint ej, const GString *d, GByteArray *gbuf);
 

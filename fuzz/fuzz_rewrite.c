@@ -173,6 +173,17 @@ static const char *const seeds[] = {
 	"--r\r\nContent-Type: image/gif\r\nContent-ID: <i1>\r\nContent-Transfer-Encoding: base64\r\n\r\n"
 	"R0lGODlhAQABAAAAACw=\r\n--r--\r\n",
 
+	/* Outlook: windows-1252 quoted-printable, a link after an escape and one
+	 * across a soft break; ISO-2022-JP quoted-printable */
+	"From: a@example.com\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=windows-1252\r\n"
+	"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+	"<p>caf=e9 <a href=3D\"https://e.example/a?b=3D1&amp;c=3D2\">caf=E9</a> =97 <a hr=\r\n"
+	"ef=3D'https://e.example/=\r\nlong/path'>x</a></p></body>\r\n",
+
+	"From: a@example.com\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=ISO-2022-JP\r\n"
+	"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+	"<p>=1B$B%F%9%H=1B(B<a href=3D\"https://e.example/ja?q=3D1\">=1B$B%j%s%/=1B(B</a></p>\r\n",
+
 	/* a reply quoting our pixels (neutralised), one unquoted, one in mso */
 	"From: a@example.com\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n"
 	"Content-Transfer-Encoding: quoted-printable\r\n\r\n"

@@ -202,17 +202,20 @@ test_qp_soft_lines(void **state)
 	token_ring_free(ring);
 }
 
-/* Text of random length for test_qp_layouts: words, UTF-8 (escaped in
- * quoted-printable), '=' (escaped too), now and then a line end. */
+/* Text of random length for test_qp_layouts: words, non-ASCII in UTF-8
+ * or windows-1252 (escaped in quoted-printable), '=' (escaped too), now
+ * and then a line end. */
 static void
-qpl_filler(GRand *rnd, GString *html)
+qpl_filler(GRand *rnd, gboolean cp1252, GString *html)
 {
-	static const char *const bits[] = { "word ", "caf\xc3\xa9 ", "a=b ", "x", "  ", "\xe2\x80\x94", "\n" };
+	static const char *const utf8[] = { "word ", "caf\xc3\xa9 ", "a=b ", "x", "  ", "\xe2\x80\x94", "\n" };
+	static const char *const cp[] = { "word ", "caf\xe9 ", "a=b ", "x", "  ", "\x97", "\n" };
+	const char *const *bits = cp1252 ? cp : utf8;
 	gint32 n = g_rand_int_range(rnd, 0, 40), k;
 
 	for (k = 0; k < n; k++) {
-		gint32 b = g_rand_int_range(rnd, 0, G_N_ELEMENTS(bits));
-		if (b == (gint32)G_N_ELEMENTS(bits) - 1 && g_rand_int_range(rnd, 0, 4) != 0)
+		gint32 b = g_rand_int_range(rnd, 0, G_N_ELEMENTS(utf8));
+		if (b == (gint32)G_N_ELEMENTS(utf8) - 1 && g_rand_int_range(rnd, 0, 4) != 0)
 			b = 0;                   /* line ends now and then only */
 		g_string_append(html, bits[b]);
 	}
@@ -236,7 +239,7 @@ qpl_unfold(const char *s, gsize n)
 
 /* Quoted-printable layouts: links at random columns of random soft and
  * hard lines (before, after and between escapes and soft breaks, several
- * on a line) in 300 documents. Each part decodes to exactly the HTML with
+ * on a line) in 300 documents in UTF-8 and 300 in windows-1252 (Outlook). Each part decodes to exactly the HTML with
  * every value replaced by its click URL and the pixel before </body>,
  * no line is longer than 76 (or the input's longest), and every byte
  * outside the values stays:
@@ -252,8 +255,9 @@ test_qp_layouts(void **state)
 	guint32 seed;
 
 	(void)state;
-	for (seed = 1; seed <= 300; seed++) {
+	for (seed = 1; seed <= 600; seed++) {
 		GRand *rnd = g_rand_new_with_seed(seed);
+		gboolean cp1252 = seed > 300;
 		GString *html = g_string_new("<html><body>"), *want = g_string_new("<html><body>");
 		GString *raw = g_string_new(NULL), *got;
 		GByteArray *body = g_byte_array_new();
@@ -269,7 +273,7 @@ test_qp_layouts(void **state)
 			char *target = g_strdup_printf("https://www.example.com/p/%d?x=1&y=2", i);
 			char *url = token_click_url(ring, BASE, track_id, (guint)i, target);
 			gsize at = html->len;
-			qpl_filler(rnd, html);
+			qpl_filler(rnd, cp1252, html);
 			g_string_append_len(want, html->str + at, html->len - at);
 			g_string_append_printf(html, "<a href=\"https://www.example.com/p/%d?x=1&amp;y=2\">link %d</a>", i, i);
 			g_string_append_printf(want, "<a href=\"%s\">link %d</a>", url, i);
@@ -278,14 +282,15 @@ test_qp_layouts(void **state)
 		}
 		{
 			gsize at = html->len;
-			qpl_filler(rnd, html);
+			qpl_filler(rnd, cp1252, html);
 			g_string_append_len(want, html->str + at, html->len - at);
 		}
 		g_string_append(html, "</body></html>\n");
 		g_string_append_printf(want, "%s</body></html>\n", px);
 		g_string_append(raw, "From: Ann <ann@example.com>\r\nTo: bob@customer.test\r\nSubject: s\r\n"
-		    "MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n"
-		    "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+		    "MIME-Version: 1.0\r\nContent-Type: text/html; charset=");
+		g_string_append(raw, cp1252 ? "windows-1252" : "utf-8");
+		g_string_append(raw, "\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n");
 		{
 			gsize from = raw->len, k;
 			tr_qp_crlf(html->str, html->len, TRUE, raw);
