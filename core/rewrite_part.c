@@ -314,9 +314,11 @@ rewrite_qp_group(const part_job *j, const unit *ua, const unit *ub, const edit *
 	guint k;
 
 	if (j->softs != NULL) {
-		gsize *dx = g_new(gsize, 2 * (gsize)(ej - ei));
+		gsize small[16], *dx = 2 * (gsize)(ej - ei) <= G_N_ELEMENTS(small) ? small :
+		    g_new(gsize, 2 * (gsize)(ej - ei));
 		gboolean done = edit_offsets(j, ed, ei, ej, dx) && qp_splice(j, ua, ub, ed, ei, ej, dx, d, gbuf);
-		g_free(dx);
+		if (dx != small)
+			g_free(dx);
 		if (done)
 			return TRUE;
 	}
