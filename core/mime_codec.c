@@ -63,22 +63,6 @@ mime_codec_qp_decode(const guint8 *in, gsize n, guint8 *out, int *state)
 	return g_mime_encoding_quoted_decode_step(in, n, out, state, &save);
 }
 
-/* End of the quoted-printable hard line that starts at p. */
-gsize
-mime_codec_qp_line_end(const char *c, gsize n, gsize p)
-{
-	gsize q = p;
-
-	for (;;) {
-		const char *nl = memchr(c + q, '\n', n - q);
-		gsize start = q, e = nl != NULL ? (gsize)(nl - c) : n;
-		gsize t = e > start && c[e - 1] == '\r' ? e - 1 : e;
-		q = nl != NULL ? e + 1 : e;
-		if (nl == NULL || t == start || c[t - 1] != '=')
-			return q;
-	}
-}
-
 /* Quoted-printable, hard line by hard line: GMime encodes each line (on
  * the stack when it is short), and its "\n" line ends (the soft breaks)
  * become the line's own line end as the pieces are copied into out. */

@@ -8,7 +8,7 @@
  * Ownership: callers own every buffer; output is appended to theirs.
  *
  * Public: mime_codec_iconv, mime_codec_charset_line_safe,
- *         mime_codec_qp_line_end, mime_codec_qp_decode, mime_codec_qp_encode,
+ *         mime_codec_qp_decode, mime_codec_qp_encode,
  *         mime_codec_qp_check, mime_codec_base64_encode, mime_codec_longest_line.
  */
 #ifndef CRM_MIME_CODEC_H
@@ -24,9 +24,6 @@ gboolean mime_codec_iconv(iconv_t cd, const char *in, gsize n, GString *out);
 /* Is every '\n' byte of text in this charset a line end (an ASCII
  * superset: not UTF-16/32, UCS-2/4 or UTF-7)? */
 gboolean mime_codec_charset_line_safe(const char *charset);
-/* Quoted-printable content c[0..n): where the hard line starting at p ends
- * (after its line end; a line ending in '=' continues on the next one). */
-gsize mime_codec_qp_line_end(const char *c, gsize n, gsize p);
 /* Quoted-printable decoding of in[0..n) into out (n bytes are enough),
  * with GMime's g_mime_encoding_quoted_decode_step from state 0;
  * *state is where it ends (0, or 1 and 2 inside an escape). Returns the

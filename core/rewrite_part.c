@@ -27,42 +27,39 @@ rewrite_line_units(part_job *j)
 	}
 }
 
-/* Quoted-printable: decode hard line by hard line (a line ending in '='
- * continues). FALSE when a line leaves the decoder mid-escape. */
+/* Quoted-printable: decode line by line in one pass, each line from the
+ * decoder's first state (a soft break leaves it there), noting where each
+ * soft line after a soft break starts; a line not ending in "=" ends a
+ * hard line (a unit). FALSE when a hard line leaves the decoder
+ * mid-escape. */
 gboolean
 rewrite_qp_decode(part_job *j)
 {
-	gsize p = 0, have = 0;
+	gsize p = 0, s = 0, have = 0, d0 = 0;
 	int state = 0;
 
 	j->dec = g_byte_array_sized_new(j->clen);
 	g_byte_array_set_size(j->dec, j->clen);    /* decoding never grows */
 	j->softs = g_array_sized_new(FALSE, FALSE, sizeof(soft_break), j->clen / 76 + 16);
-	while (p < j->clen) {
-		gsize q = mime_codec_qp_line_end(j->c, j->clen, p), s = p;
-		unit u = { 0 };
+	while (s < j->clen) {
+		const char *nl = memchr(j->c + s, '\n', j->clen - s);
+		gsize t = nl != NULL ? (gsize)(nl - j->c) + 1 : j->clen, e = nl != NULL ? t - 1 : t;
 
-		u.d0 = have;
-		/* soft line by soft line (the decoder's state carries over), noting
-		 * where each one after a soft break starts */
-		for (;;) {
-			const char *nl = memchr(j->c + s, '\n', q - s);
-			gsize t = nl != NULL ? (gsize)(nl - j->c) + 1 : q;
-			have += mime_codec_qp_decode((const guint8 *)j->c + s, t - s, j->dec->data + have, &state);
-			if (t >= q)
-				break;
+		have += mime_codec_qp_decode((const guint8 *)j->c + s, t - s, j->dec->data + have, &state);
+		if (e > s && j->c[e - 1] == '\r')
+			e--;
+		if (nl != NULL && e > s && j->c[e - 1] == '=' && t < j->clen) {
 			g_array_append_val(j->softs, ((soft_break){ t, have }));
 			s = t;
+			continue;
 		}
 		if (state != 0) {
 			g_byte_array_set_size(j->dec, have);
 			return FALSE;
 		}
-		u.e0 = p;
-		u.e1 = q;
-		u.d1 = have;
-		g_array_append_val(j->units, u);
-		p = q;
+		g_array_append_val(j->units, ((unit){ p, t, d0, have, 0, 0 }));
+		p = s = t;
+		d0 = have;
 	}
 	g_byte_array_set_size(j->dec, have);
 	j->d = (const char *)j->dec->data;
