@@ -156,9 +156,11 @@ qp_locate(const part_job *j, gsize x, gsize *pos, gsize *col)
 		lsd = sb[lo - 1].d;
 	}
 	for (p = ls, k = x - lsd; k > 0 && p < u->e1; ) {
-		if (j->c[p] != '=') {
-			p++;
-			k--;
+		const char *eq = memchr(j->c + p, '=', MIN(k, u->e1 - p));
+		if (eq == NULL || (gsize)(eq - j->c) > p) {  /* a run of plain bytes */
+			gsize run = eq != NULL ? (gsize)(eq - j->c) - p : MIN(k, u->e1 - p);
+			p += run;
+			k -= run;
 		} else if (p + 2 < u->e1 && g_ascii_isxdigit(j->c[p + 1]) && g_ascii_isxdigit(j->c[p + 2])) {
 			p += 3;
 			k--;
