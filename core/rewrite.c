@@ -255,22 +255,6 @@ decode_part(rw *r, part_job *j, guint n)
 
 /* ------------------------------------------------------------- editing */
 
-/* The unit holding UTF-8 offset at (the last one for the end). */
-static guint
-unit_at(const part_job *j, gsize at)
-{
-	guint lo = 0, hi = j->units->len;
-
-	while (hi - lo > 1) {
-		guint mid = (lo + hi) / 2;
-		if (g_array_index(j->units, unit, mid).u0 <= at)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 /* The UTF-8 text of units [a, b] with edits [ei, ej) applied, in s. */
 static GString *
 apply(const part_job *j, guint a, guint b, const edit *ed, guint ei, guint ej, gboolean own_line,
@@ -444,12 +428,13 @@ rebuild(rw *r, part_job *j, GArray *eds, guint n)
 	gsize len = j->clen;
 
 	while (i < eds->len) {
-		guint a = unit_at(j, ed[i].bs), b = unit_at(j, ed[i].be > ed[i].bs ? ed[i].be - 1 : ed[i].be);
+		guint a = rewrite_unit_at(j, ed[i].bs);
+		guint b = rewrite_unit_at(j, ed[i].be > ed[i].bs ? ed[i].be - 1 : ed[i].be);
 		guint ei = i, nl = 0, no = 0;
 		gboolean px = FALSE;
 		group_span gs;
-		for (i++; i < eds->len && unit_at(j, ed[i].bs) <= b; i++)
-			b = MAX(b, unit_at(j, ed[i].be > ed[i].bs ? ed[i].be - 1 : ed[i].be));
+		for (i++; i < eds->len && rewrite_unit_at(j, ed[i].bs) <= b; i++)
+			b = MAX(b, rewrite_unit_at(j, ed[i].be > ed[i].bs ? ed[i].be - 1 : ed[i].be));
 		for (k = ei; k < i; k++) {
 			nl += ed[k].link && !ed[k].old_pixel;
 			no += ed[k].old_pixel;

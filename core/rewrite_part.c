@@ -178,10 +178,10 @@ qp_locate(const part_job *j, gsize x, gsize *pos, gsize *col)
 	return TRUE;
 }
 
-/* The index of the unit holding UTF-8 offset x (the last starting at or
- * before it). */
-static guint
-unit_of(const part_job *j, gsize x)
+/* The unit holding UTF-8 offset x (the last starting at or before it;
+ * the last one for the end). */
+guint
+rewrite_unit_at(const part_job *j, gsize x)
 {
 	guint lo = 0, hi = j->units->len;
 
@@ -224,7 +224,7 @@ edit_offsets(const part_job *j, const edit *ed, guint ei, guint ej, gsize *dx)
 	piece = g_string_new(NULL);
 	for (i = 0; ok && i < 2 * (gsize)(ej - ei); i++) {
 		gsize x = i % 2 == 0 ? ed[ei + i / 2].s : ed[ei + i / 2].e;
-		guint ux = unit_of(j, x);
+		guint ux = rewrite_unit_at(j, x);
 		const unit *u = &g_array_index(j->units, unit, ux);
 
 		if (ux != ui) {

@@ -7,8 +7,8 @@
  * Ownership: a part_job belongs to rewrite.c's rw (job_free); the
  * functions here fill or read it and append to the caller's buffers.
  *
- * Public (to rewrite.c): rewrite_line_units, rewrite_qp_decode,
- *         rewrite_qp_group.
+ * Public (to rewrite.c): rewrite_line_units, rewrite_unit_at,
+ *         rewrite_qp_decode, rewrite_qp_group.
  */
 #ifndef CRM_REWRITE_PART_H
 #define CRM_REWRITE_PART_H
@@ -69,6 +69,9 @@ typedef struct group_span {
 /* One unit per line of the decoded bytes (identity encodings: the
  * encoded range is the same; base64 does not use it). */
 void rewrite_line_units(part_job *j);
+/* The index of the unit holding UTF-8 offset x (the last starting at or
+ * before it; the last one for the end). */
+guint rewrite_unit_at(const part_job *j, gsize x);
 /* Quoted-printable: decode j's content into j->dec, one unit per hard
  * line, noting each soft line start in j->softs; FALSE when a line ends
  * inside an escape. */
