@@ -113,9 +113,8 @@ last_line(const guint8 *b, gsize n)
 	return n - k;
 }
 
-/* Quoted-printable: where decoded offset x of the original (a UTF-8 or
- * ASCII part, so edit offsets are decoded offsets) is in the content, and
- * the column there. The line holding x is its hard line (a unit) or the
+/* Quoted-printable: where decoded offset x of the original (see
+ * edit_offsets) is in the content, and the column there. The line holding x is its hard line (a unit) or the
  * soft line after the last soft break at or before x (a line starting at
  * x wins over the end of the one before); its atoms are counted up to x
  * as GMime's decoder reads them ("=XX" one byte, an "=" it cannot decode
