@@ -42,13 +42,7 @@ mta_check "the capture config is valid" "$CTL" -c "$CONF" check-config
 printf 'address,type,id,name,no_follow\ndan@prospect.test,lead,LEAD-7,Dan,no\n' >"$MTA_TMP/dir.csv"
 mta_check "directory import" "$CTL" -c "$CONF" directory import "$MTA_TMP/dir.csv"
 mta_check "crm-milter starts" mta_crm_start "$CONF" "$SOCK"
-PF=$MTA_TMP/pf
-mta_postfix_make "$PF"
-mta_postfix_conf "$PF" "smtpd_milters = $SOCK" "non_smtpd_milters = $SOCK"
-mta_postfix_start "$PF" || { mta_not_ok "postfix starts" "$(tail "$PF/maillog")"; mta_done; }
-
-M=$MTA_TMP/msg
-mkdir -p "$M"
+mta_crm_postfix
 # msg FILE FROM TO SUBJECT MSGID [EXTRA-HEADER-LINES]
 msg() {
 	{

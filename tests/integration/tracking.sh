@@ -46,13 +46,7 @@ TRK=$!
 mta_track "$TRK"
 mta_wait_socket "inet:$TPORT@127.0.0.1" 15 "$TRK" && mta_ok "crm-tracker listens" ||
 	{ mta_not_ok "crm-tracker listens" "$(tail "$MTA_TMP/crm-tracker.log")"; mta_done; }
-PF=$MTA_TMP/pf
-mta_postfix_make "$PF"
-mta_postfix_conf "$PF" "smtpd_milters = $SOCK" "non_smtpd_milters = $SOCK"
-mta_postfix_start "$PF" || { mta_not_ok "postfix starts" "$(tail "$PF/maillog")"; mta_done; }
-
-M=$MTA_TMP/msg
-mkdir -p "$M"
+mta_crm_postfix
 # html FILE TO MSGID
 html() {
 	cat >"$1" <<MSG

@@ -472,12 +472,18 @@ mta_passthrough_start() {
 }
 
 # mta_crm_up WHAT: in a CRM script (CTL, CONF and SOCK set), check the
-# config ("the WHAT config is valid"), start crm-milter and a Postfix
-# (PF=$MTA_TMP/pf) that has it as milter, and make M=$MTA_TMP/msg for the
-# messages; the script ends when Postfix does not start.
+# config ("the WHAT config is valid"), start crm-milter, then
+# mta_crm_postfix.
 mta_crm_up() {
 	mta_check "the $1 config is valid" "$CTL" -c "$CONF" check-config
 	mta_check "crm-milter starts" mta_crm_start "$CONF" "$SOCK"
+	mta_crm_postfix
+}
+
+# mta_crm_postfix: start a Postfix (PF=$MTA_TMP/pf) that has the crm-milter
+# at SOCK as milter, and make M=$MTA_TMP/msg for the messages; the script
+# ends when Postfix does not start.
+mta_crm_postfix() {
 	PF=$MTA_TMP/pf
 	mta_postfix_make "$PF"
 	mta_postfix_conf "$PF" "smtpd_milters = $SOCK" "non_smtpd_milters = $SOCK"
