@@ -113,6 +113,14 @@ last_line(const guint8 *b, gsize n)
 	return n - k;
 }
 
+/* A quoted-printable soft break: "=" and the line end. */
+static void
+put_soft_break(GByteArray *gbuf, const char *eol)
+{
+	g_byte_array_append(gbuf, (const guint8 *)"=", 1);
+	g_byte_array_append(gbuf, (const guint8 *)eol, (guint)strlen(eol));
+}
+
 /* Quoted-printable: where decoded offset x of the original (see
  * edit_offsets) is in the content, and the column there. The line holding x is its hard line (a unit) or the
  * soft line after the last soft break at or before x (a line starting at
@@ -255,16 +263,16 @@ static gboolean
 qp_splice(const part_job *j, const unit *ua, const unit *ub, const edit *ed, guint ei, guint ej,
     const gsize *dx, const GString *d, GByteArray *gbuf)
 {
-	gsize cur = ua->e0, prev = ua->d0, start = gbuf->len, lel = strlen(j->eol), delta = 0;
+	gsize cur = ua->e0, prev = ua->d0, start = gbuf->len, delta = 0;
 	guint k;
 
 	for (k = ei; k < ej; k++) {
+		gsize ds = dx[2 * (k - ei)], de = dx[2 * (k - ei) + 1];
 		gsize ps, pe, cs, ce, at, rl = strlen(ed[k].repl);
 		const char *nl;
 		gboolean join;
 
-		if (dx[2 * (k - ei)] < prev || dx[2 * (k - ei) + 1] < dx[2 * (k - ei)] ||
-		    !qp_locate(j, dx[2 * (k - ei)], &ps, &cs) || !qp_locate(j, dx[2 * (k - ei) + 1], &pe, &ce) ||
+		if (ds < prev || de < ds || !qp_locate(j, ds, &ps, &cs) || !qp_locate(j, de, &pe, &ce) ||
 		    ps < cur || pe < ps || cs > 75)
 			goto fail;
 		g_byte_array_append(gbuf, (const guint8 *)j->c + cur, (guint)(ps - cur));
@@ -273,21 +281,19 @@ qp_splice(const part_job *j, const unit *ua, const unit *ub, const edit *ed, gui
 		if (ce > 0 && (nl = memchr(j->c + pe, '\n', ub->e1 - pe)) != NULL) {
 			/* the rest of pe's line joins the value's last line when both fit */
 			gsize rest = (gsize)(nl - j->c) - pe - (nl > j->c + pe && nl[-1] == '\r');
-			gsize last = gbuf->len > at ? last_line(gbuf->data + at, gbuf->len - at) : 0;
-			if (memchr(gbuf->data + at, '\n', gbuf->len - at) == NULL)
+			gsize last = last_line(gbuf->data + at, gbuf->len - at);
+			if (last == gbuf->len - at)      /* still on the line of the value's start */
 				last += cs;
 			join = last + rest <= 76;
 		} else
 			join = pe >= j->clen;    /* the part's end: no line follows */
-		if (!join) {
-			g_byte_array_append(gbuf, (const guint8 *)"=", 1);
-			g_byte_array_append(gbuf, (const guint8 *)j->eol, (guint)lel);
-		}
+		if (!join)
+			put_soft_break(gbuf, j->eol);
 		if (!mime_codec_qp_check(gbuf->data + at, gbuf->len - at, ed[k].repl, rl))
 			goto fail;
-		delta += rl - (dx[2 * (k - ei) + 1] - dx[2 * (k - ei)]);
+		delta += rl - (de - ds);
 		cur = pe;
-		prev = dx[2 * (k - ei) + 1];
+		prev = de;
 	}
 	if (cur > ub->e1 || ub->d1 - ua->d0 + delta != d->len)
 		goto fail;
@@ -340,10 +346,8 @@ rewrite_qp_group(const part_job *j, const unit *ua, const unit *ub, const edit *
 		post = 0;
 		mime_codec_qp_encode(d->str + pre, d->len - pre, 0, j->eol, gbuf);
 	}
-	if (post > 0) {
-		g_byte_array_append(gbuf, (const guint8 *)"=", 1);
-		g_byte_array_append(gbuf, (const guint8 *)j->eol, (guint)strlen(j->eol));
-	}
+	if (post > 0)
+		put_soft_break(gbuf, j->eol);
 	if (!mime_codec_qp_check(gbuf->data + at, gbuf->len - at, d->str + pre, d->len - pre - post))
 		return FALSE;
 	g_byte_array_append(gbuf, (const guint8 *)j->c + es, ub->e1 - es);
