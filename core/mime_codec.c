@@ -2,9 +2,11 @@
  * mime_codec.c - line-aware charset and transfer-encoding helpers for
  * in-place edits. See mime_codec.h.
  *
- * Quoted-printable is GMime's encoder and decoder (never our own); this
- * only cuts the content into hard lines and reuses one scratch buffer for
- * the encoder's output.
+ * Quoted-printable is GMime's encoder and decoder; this cuts the content
+ * into hard lines and reuses one scratch buffer for the encoder's output.
+ * Text that needs no escape (a signed link) is only folded into lines,
+ * at the columns GMime folds at (tests/unit/test_mime_codec.c holds the
+ * two to the same bytes).
  */
 #include <errno.h>
 #include <string.h>
@@ -63,9 +65,56 @@ mime_codec_qp_decode(const guint8 *in, gsize n, guint8 *out, int *state)
 	return g_mime_encoding_quoted_decode_step(in, n, out, state, &save);
 }
 
+/* The most characters GMime's encoder puts on a line before its soft
+ * break ("=" makes the 76th). */
+#define QP_FOLD 75
+
+/* Bytes quoted-printable leaves as they are wherever they stand: printable
+ * ASCII but "=" (a blank is escaped before a line end, so not these). */
+static gboolean
+qp_literal(const char *d, gsize n)
+{
+	gsize k;
+
+	for (k = 0; k < n; k++)
+		if ((guchar)d[k] < 33 || (guchar)d[k] > 126 || d[k] == '=')
+			return FALSE;
+	return TRUE;
+}
+
+/* GMime's output for literal bytes, written without the per-byte encoder
+ * (a signed link is all of them): the bytes, with a soft break before
+ * each one that would stand past QP_FOLD, as GMime breaks. */
+static void
+qp_fold_literal(const char *d, gsize n, gsize col, const char *eol, GByteArray *out)
+{
+	gsize el = strlen(eol), p = 0, at = out->len;
+	guint8 *w;
+
+	g_byte_array_set_size(out, (guint)(at + n + (n / QP_FOLD + 1) * (1 + el)));
+	w = out->data + at;
+	while (p < n) {
+		gsize m = col < QP_FOLD ? MIN(QP_FOLD - col, n - p) : 0;
+
+		if (m == 0) {
+			*w++ = '=';
+			memcpy(w, eol, el);
+			w += el;
+			col = 0;
+			continue;
+		}
+		memcpy(w, d + p, m);
+		w += m;
+		p += m;
+		col += m;
+	}
+	g_byte_array_set_size(out, (guint)(w - out->data));
+}
+
 /* Quoted-printable, hard line by hard line: GMime encodes each line (on
  * the stack when it is short), and its "\n" line ends (the soft breaks)
- * become the line's own line end as the pieces are copied into out. */
+ * become the line's own line end as the pieces are copied into out.
+ * Literal bytes alone are folded as GMime folds them, without it. */
 void
 mime_codec_qp_encode(const char *d, gsize n, gsize col, const char *eol, GByteArray *out)
 {
@@ -73,6 +122,10 @@ mime_codec_qp_encode(const char *d, gsize n, gsize col, const char *eol, GByteAr
 	gsize p = 0;
 	guint32 first = (guint32)MIN(col, 76);
 
+	if (qp_literal(d, n)) {
+		qp_fold_literal(d, n, first, eol, out);
+		return;
+	}
 	while (p < n) {
 		const char *nl = memchr(d + p, '\n', n - p);
 		gsize e = nl != NULL ? (gsize)(nl - d) : n, t = e, len, lel, lfs = 0, k, need;
