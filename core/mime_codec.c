@@ -115,7 +115,7 @@ qp_fold_literal(const char *d, gsize n, gsize col, const char *eol, GByteArray *
  * the stack when it is short), and its "\n" line ends (the soft breaks)
  * become the line's own line end as the pieces are copied into out.
  * Literal bytes alone are folded as GMime folds them, without it. */
-void
+gboolean
 mime_codec_qp_encode(const char *d, gsize n, gsize col, const char *eol, GByteArray *out)
 {
 	guint8 small[2048];
@@ -124,7 +124,7 @@ mime_codec_qp_encode(const char *d, gsize n, gsize col, const char *eol, GByteAr
 
 	if (qp_literal(d, n)) {
 		qp_fold_literal(d, n, first, eol, out);
-		return;
+		return TRUE;
 	}
 	while (p < n) {
 		const char *nl = memchr(d + p, '\n', n - p);
@@ -169,6 +169,7 @@ mime_codec_qp_encode(const char *d, gsize n, gsize col, const char *eol, GByteAr
 			g_free(buf);
 		p = nl != NULL ? e + 1 : n;
 	}
+	return FALSE;
 }
 
 /* Does enc decode to exactly d, ending outside an escape? (Decoding

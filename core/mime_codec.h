@@ -33,8 +33,9 @@ gsize mime_codec_qp_decode(const guint8 *in, gsize n, guint8 *out, int *state);
  * hard line, soft breaks taking each line's own line end (eol for a last
  * line without one); the first line goes on after col characters already
  * on it. Printable ASCII without "=" is folded as GMime would fold it,
- * without calling it. Appends to out. */
-void mime_codec_qp_encode(const char *d, gsize n, gsize col, const char *eol, GByteArray *out);
+ * without calling it: then TRUE (out decodes to d by construction).
+ * Appends to out. */
+gboolean mime_codec_qp_encode(const char *d, gsize n, gsize col, const char *eol, GByteArray *out);
 /* Does enc[0..n) decode (quoted-printable) to exactly d[0..dn), ending
  * outside an escape? */
 gboolean mime_codec_qp_check(const guint8 *enc, gsize n, const char *d, gsize dn);

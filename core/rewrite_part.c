@@ -256,9 +256,11 @@ edit_offsets(const part_job *j, const edit *ed, guint ei, guint ej, gsize *dx)
  * that column; after it the rest of the line follows on the value's last
  * line when both fit in 76 columns, else after a soft break. Every byte
  * outside the values stays as it was (soft breaks aside). Each encoded
- * value is checked (it decodes to the value). dx: each edit's start and
- * end in the decoded bytes (edit_offsets). FALSE, with gbuf as it was,
- * when an edit cannot be placed so: the caller re-encodes soft lines. */
+ * value is checked (it decodes to the value), unless it was only folded
+ * (mime_codec_qp_encode: then it does by construction). dx: each edit's
+ * start and end in the decoded bytes (edit_offsets). FALSE, with gbuf
+ * as it was, when an edit cannot be placed so: the caller re-encodes
+ * soft lines. */
 static gboolean
 qp_splice(const part_job *j, const unit *ua, const unit *ub, const edit *ed, guint ei, guint ej,
     const gsize *dx, const GString *d, GByteArray *gbuf)
@@ -270,14 +272,14 @@ qp_splice(const part_job *j, const unit *ua, const unit *ub, const edit *ed, gui
 		gsize ds = dx[2 * (k - ei)], de = dx[2 * (k - ei) + 1];
 		gsize ps, pe, cs, ce, at, rl = strlen(ed[k].repl);
 		const char *nl;
-		gboolean join;
+		gboolean join, literal;
 
 		if (ds < prev || de < ds || !qp_locate(j, ds, &ps, &cs) || !qp_locate(j, de, &pe, &ce) ||
 		    ps < cur || pe < ps || cs > 75)
 			goto fail;
 		g_byte_array_append(gbuf, (const guint8 *)j->c + cur, (guint)(ps - cur));
 		at = gbuf->len;
-		mime_codec_qp_encode(ed[k].repl, rl, cs, j->eol, gbuf);
+		literal = mime_codec_qp_encode(ed[k].repl, rl, cs, j->eol, gbuf);
 		if (ce > 0 && (nl = memchr(j->c + pe, '\n', ub->e1 - pe)) != NULL) {
 			/* the rest of pe's line joins the value's last line when both fit */
 			gsize rest = (gsize)(nl - j->c) - pe - (nl > j->c + pe && nl[-1] == '\r');
@@ -289,7 +291,7 @@ qp_splice(const part_job *j, const unit *ua, const unit *ub, const edit *ed, gui
 			join = pe >= j->clen;    /* the part's end: no line follows */
 		if (!join)
 			put_soft_break(gbuf, j->eol);
-		if (!mime_codec_qp_check(gbuf->data + at, gbuf->len - at, ed[k].repl, rl))
+		if (!literal && !mime_codec_qp_check(gbuf->data + at, gbuf->len - at, ed[k].repl, rl))
 			goto fail;
 		delta += rl - (de - ds);
 		cur = pe;
