@@ -6,7 +6,8 @@
  * into hard lines and reuses one scratch buffer for the encoder's output.
  * Text that needs no escape (a signed link) is only folded into lines,
  * at the columns GMime folds at (tests/unit/test_mime_codec.c holds the
- * two to the same bytes).
+ * two to the same bytes); a line GMime lets grow to 77 columns is folded
+ * to 76.
  */
 #include <errno.h>
 #include <string.h>
@@ -111,6 +112,56 @@ qp_fold_literal(const char *d, gsize n, gsize col, const char *eol, GByteArray *
 	g_byte_array_set_size(out, (guint)(w - out->data));
 }
 
+/* Is the line buf[k..m), after col characters, one GMime let grow past
+ * 76 columns by an escape at its end (a blank before a line end:
+ * "=20" after column 74)? It then takes a soft break before the escape. */
+static gboolean
+overlong_escape(const guint8 *buf, gsize k, gsize m, gsize col)
+{
+	return col + (m - k) > 76 && m - k >= 3 && buf[m - 1] != '=' && buf[m - 3] == '=';
+}
+
+/* GMime's encoded lines buf[0..len) ("\n" ends each) into out, each line
+ * end written as le; the first line goes on after col characters. A line
+ * GMime made too long (overlong_escape) is folded before its last escape,
+ * so no line passes 76 columns (RFC 2045, 6.7). */
+static void
+put_lines(const guint8 *buf, gsize len, gsize col, const char *le, GByteArray *out)
+{
+	gsize lel = strlen(le), k, need = 0;
+	guint8 *w;
+
+	for (k = 0; k < len; ) {
+		const guint8 *lf = memchr(buf + k, '\n', len - k);
+		gsize m = lf != NULL ? (gsize)(lf - buf) : len;
+		need += m - k + (lf != NULL ? lel : 0) +
+		    (overlong_escape(buf, k, m, k == 0 ? col : 0) ? 1 + lel : 0);
+		k = m + 1;
+	}
+	k = out->len;
+	g_byte_array_set_size(out, (guint)(k + need));
+	w = out->data + k;
+	for (k = 0; k < len; ) {
+		const guint8 *lf = memchr(buf + k, '\n', len - k);
+		gsize m = lf != NULL ? (gsize)(lf - buf) : len;
+		if (overlong_escape(buf, k, m, k == 0 ? col : 0)) {
+			memcpy(w, buf + k, m - 3 - k);
+			w += m - 3 - k;
+			*w++ = '=';
+			memcpy(w, le, lel);
+			w += lel;
+			k = m - 3;
+		}
+		memcpy(w, buf + k, m - k);
+		w += m - k;
+		if (lf != NULL) {
+			memcpy(w, le, lel);
+			w += lel;
+		}
+		k = m + 1;
+	}
+}
+
 /* Quoted-printable, hard line by hard line: GMime encodes each line (on
  * the stack when it is short), and its "\n" line ends (the soft breaks)
  * become the line's own line end as the pieces are copied into out.
@@ -128,15 +179,14 @@ mime_codec_qp_encode(const char *d, gsize n, gsize col, const char *eol, GByteAr
 	}
 	while (p < n) {
 		const char *nl = memchr(d + p, '\n', n - p);
-		gsize e = nl != NULL ? (gsize)(nl - d) : n, t = e, len, lel, lfs = 0, k, need;
+		gsize e = nl != NULL ? (gsize)(nl - d) : n, t = e, len, need;
 		const char *le = eol;
-		guint8 *buf, *w;
+		guint8 *buf;
 		int state = -1;
-		guint32 save = p == 0 ? first : 0;
+		guint32 save = p == 0 ? first : 0, save0 = save;
 
 		if (nl != NULL)
 			le = t > p && d[t - 1] == '\r' ? (t--, "\r\n") : "\n";
-		lel = strlen(le);
 		need = GMIME_QP_ENCODE_LEN(t - p) + 8;
 		buf = need <= sizeof(small) ? small : g_malloc(need);
 		len = g_mime_encoding_quoted_encode_close((const guchar *)d + p, t - p, buf, &state, &save);
@@ -144,27 +194,7 @@ mime_codec_qp_encode(const char *d, gsize n, gsize col, const char *eol, GByteAr
 			len -= 2;                /* the soft break GMime adds after a final "=20" */
 		if (nl != NULL)
 			buf[len++] = '\n';      /* the hard line end: made le below too */
-		for (k = 0; k < len; k++) {
-			const guint8 *lf = memchr(buf + k, '\n', len - k);
-			if (lf == NULL)
-				break;
-			lfs++;
-			k = (gsize)(lf - buf);
-		}
-		k = out->len;
-		g_byte_array_set_size(out, (guint)(k + len + lfs * (lel - 1)));
-		w = out->data + k;
-		for (k = 0; k < len; ) {
-			const guint8 *lf = memchr(buf + k, '\n', len - k);
-			gsize m = lf != NULL ? (gsize)(lf - buf) : len;
-			memcpy(w, buf + k, m - k);
-			w += m - k;
-			if (lf != NULL) {
-				memcpy(w, le, lel);
-				w += lel;
-			}
-			k = m + 1;
-		}
+		put_lines(buf, len, save0, le, out);
 		if (buf != small)
 			g_free(buf);
 		p = nl != NULL ? e + 1 : n;

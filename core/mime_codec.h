@@ -32,9 +32,10 @@ gsize mime_codec_qp_decode(const guint8 *in, gsize n, guint8 *out, int *state);
 /* Encode d[0..n) as quoted-printable with GMime's encoder, hard line by
  * hard line, soft breaks taking each line's own line end (eol for a last
  * line without one); the first line goes on after col characters already
- * on it. Printable ASCII without "=" is folded as GMime would fold it,
- * without calling it: then TRUE (out decodes to d by construction).
- * Appends to out. */
+ * on it (at most 75 for lines within 76 columns). A line GMime makes 77
+ * wide (a blank before a line end) is folded to 76. Printable ASCII
+ * without "=" is folded as GMime would fold it, without calling it: then
+ * TRUE (out decodes to d by construction). Appends to out. */
 gboolean mime_codec_qp_encode(const char *d, gsize n, gsize col, const char *eol, GByteArray *out);
 /* Does enc[0..n) decode (quoted-printable) to exactly d[0..dn), ending
  * outside an escape? */
