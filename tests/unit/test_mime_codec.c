@@ -84,7 +84,8 @@ same_as_gmime(const char *d, gsize n, gsize col, const char *eol)
 	mime_codec_qp_encode(d, n, col, eol, got);
 	if (widest(want->data, want->len, MIN(col, 76)) > 76)
 		valid_encoding(got->data + 4, got->len - 4, d, n, col);
-	else if (got->len - 4 != want->len || memcmp(got->data + 4, want->data, want->len) != 0)
+	else if (got->len - 4 != want->len ||
+	    (want->len > 0 && memcmp(got->data + 4, want->data, want->len) != 0))
 		fail_msg("col %zu, %zu bytes \"%.*s\": got \"%.*s\", GMime \"%.*s\"", col, n,
 		    (int)n, d, (int)(got->len - 4), got->data + 4, (int)want->len, want->data);
 	assert_memory_equal(got->data, "kept", 4);
