@@ -122,7 +122,8 @@ put_soft_break(GByteArray *gbuf, const char *eol)
 }
 
 /* Quoted-printable: where decoded offset x of the original (see
- * edit_offsets) is in the content, and the column there. The line holding x is its hard line (a unit) or the
+ * edit_offsets) is in the content, and the column there in the original
+ * (col may be NULL). The line holding x is its hard line (a unit) or the
  * soft line after the last soft break at or before x (a line starting at
  * x wins over the end of the one before); its atoms are counted up to x
  * as GMime's decoder reads them ("=XX" one byte, an "=" it cannot decode
@@ -181,7 +182,8 @@ qp_locate(const part_job *j, gsize x, gsize *pos, gsize *col)
 	if (k > 0 || !mime_codec_qp_check((const guint8 *)j->c + ls, p - ls, j->d + lsd, x - lsd))
 		return FALSE;
 	*pos = p;
-	*col = p > ls && j->c[p - 1] == '\n' ? 0 : p - ls;
+	if (col != NULL)
+		*col = p > ls && j->c[p - 1] == '\n' ? 0 : p - ls;
 	return TRUE;
 }
 
@@ -252,8 +254,9 @@ edit_offsets(const part_job *j, const edit *ed, guint ei, guint ej, gsize *dx)
 
 /* Quoted-printable, finest: the group's original bytes with only each
  * edit's value encoded in place (a UTF-8 or ASCII part). Before a value
- * the line keeps its bytes up to the value and the value goes on from
- * that column; after it the rest of the line follows on the value's last
+ * the line keeps its bytes up to the value and the value goes on from the
+ * column it has reached in what is written (after a soft break when that
+ * is past 75); after it the rest of the line follows on the value's last
  * line when both fit in 76 columns, else after a soft break. Every byte
  * outside the values stays as it was (soft breaks aside). Each encoded
  * value is checked (it decodes to the value), unless it was only folded
@@ -270,22 +273,29 @@ qp_splice(const part_job *j, const unit *ua, const unit *ub, const edit *ed, gui
 
 	for (k = ei; k < ej; k++) {
 		gsize ds = dx[2 * (k - ei)], de = dx[2 * (k - ei) + 1];
-		gsize ps, pe, cs, ce, at, rl = strlen(ed[k].repl);
+		gsize ps, pe, col, ce, at, rl = strlen(ed[k].repl);
 		const char *nl;
 		gboolean join, literal;
 
-		if (ds < prev || de < ds || !qp_locate(j, ds, &ps, &cs) || !qp_locate(j, de, &pe, &ce) ||
-		    ps < cur || pe < ps || cs > 75)
+		if (ds < prev || de < ds || !qp_locate(j, ds, &ps, NULL) || !qp_locate(j, de, &pe, &ce) ||
+		    ps < cur || pe < ps)
 			goto fail;
 		g_byte_array_append(gbuf, (const guint8 *)j->c + cur, (guint)(ps - cur));
+		/* the column the value starts at in what is written, not in the
+		 * original line: a value before it on that line may have changed
+		 * its length */
+		if ((col = last_line(gbuf->data, gbuf->len)) > 75) {
+			put_soft_break(gbuf, j->eol);
+			col = 0;
+		}
 		at = gbuf->len;
-		literal = mime_codec_qp_encode(ed[k].repl, rl, cs, j->eol, gbuf);
+		literal = mime_codec_qp_encode(ed[k].repl, rl, col, j->eol, gbuf);
 		if (ce > 0 && (nl = memchr(j->c + pe, '\n', ub->e1 - pe)) != NULL) {
 			/* the rest of pe's line joins the value's last line when both fit */
 			gsize rest = (gsize)(nl - j->c) - pe - (nl > j->c + pe && nl[-1] == '\r');
 			gsize last = last_line(gbuf->data + at, gbuf->len - at);
 			if (last == gbuf->len - at)      /* still on the line of the value's start */
-				last += cs;
+				last += col;
 			join = last + rest <= 76;
 		} else
 			join = pe >= j->clen;    /* the part's end: no line follows */

@@ -719,6 +719,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_qp_soft_lines),
 		cmocka_unit_test(test_qp_layouts),
+		cmocka_unit_test(test_qp_two_links_a_line),
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_old_pixel),
 		cmocka_unit_test(test_truncated),

@@ -4,7 +4,7 @@
  * test functions of test_rewrite_quoted.c.
  *
  * Public: BASE, KEYS, track_id, tr_qp_crlf, test_old_pixel,
- *         test_qp_soft_lines, test_qp_layouts.
+ *         test_qp_soft_lines, test_qp_layouts, test_qp_two_links_a_line.
  */
 #ifndef CRM_TEST_REWRITE_H
 #define CRM_TEST_REWRITE_H
@@ -25,5 +25,6 @@ void tr_qp_crlf(const char *text, gsize n, gboolean crlf, GString *out);
 void test_old_pixel(void **state);
 void test_qp_soft_lines(void **state);
 void test_qp_layouts(void **state);
+void test_qp_two_links_a_line(void **state);
 
 #endif

@@ -2,8 +2,8 @@
  * test_rewrite_quoted.c - rewriting what quotes or is quoted: our pixels
  * in a reply quoting earlier tracked mail (neutralised), quoted-printable
  * with one long hard line (the bytes around a link's value stay), and
- * links at random places of quoted-printable lines. Run by
- * test_rewrite.c.
+ * links at random places of quoted-printable lines, two links on a line.
+ * Run by test_rewrite.c.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -378,5 +378,68 @@ test_qp_layouts(void **state)
 	}
 	g_free(open);
 	g_free(px);
+	token_ring_free(ring);
+}
+
+/* Two links on one quoted-printable line, the first one's value begun on
+ * the line before (a soft break inside it): the second value starts where
+ * the first one's new tail and the bytes after it leave it, not where it
+ * stood in the original line. For first targets of every length that
+ * fits, every line stays within 76 and the part decodes to the HTML with
+ * both values replaced. (Found by the rewrite fuzzer: a 79-column line.) */
+void
+test_qp_two_links_a_line(void **state)
+{
+	token_ring *ring = token_ring_from_text(KEYS, "test", NULL);
+	rewrite_opts o = { ring, BASE, track_id, FALSE, TRUE, NULL, 0, NULL };
+	const char *second = "https://e.example/second";
+	gsize pad;
+
+	(void)state;
+	for (pad = 0; pad <= 36; pad++) {
+		GString *t1 = g_string_new("https://www.example.com/p/"), *raw = g_string_new(NULL);
+		GString *want = g_string_new(NULL);
+		GByteArray *body = g_byte_array_new();
+		rewrite_stats st = { 0 };
+		char *reason = NULL, *u1, *u2, **lines;
+		guchar *dec;
+		int qs = 0;
+		guint32 save = 0;
+		gsize n, i;
+
+		g_string_append_len(t1, "abcdefghijklmnopqrstuvwxyzabcdefghijklmnop", (gssize)pad);
+		g_string_append(raw, "From: Ann <ann@example.com>\r\nTo: bob@customer.test\r\nSubject: s\r\n"
+		    "Message-ID: <q2@example.com>\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=UTF-8\r\n"
+		    "Content-Transfer-Encoding: quoted-printable\r\n\r\n<p><a href=3D\"");
+		/* the first value's last byte goes to the next line */
+		g_string_append_len(raw, t1->str, (gssize)t1->len - 1);
+		g_string_append_printf(raw, "=\r\n%c\">one</a> and <a href=3D\"%s\">two</a></p>\r\n",
+		    t1->str[t1->len - 1], second);
+		assert_int_equal(rewrite_message((const guint8 *)raw->str, raw->len, &o, body, &st, &reason, NULL),
+		    REWRITE_DONE);
+		assert_int_equal(st.links, 2);
+		g_byte_array_append(body, (const guint8 *)"", 1);
+		lines = g_strsplit((const char *)body->data, "\r\n", -1);
+		for (i = 0; lines[i] != NULL; i++)
+			if (strlen(lines[i]) > 76)
+				fail_msg("first target of %zu bytes: a line of %zu columns: %s", t1->len,
+				    strlen(lines[i]), lines[i]);
+		g_strfreev(lines);
+		u1 = token_click_url(ring, BASE, track_id, 0, t1->str);
+		u2 = token_click_url(ring, BASE, track_id, 1, second);
+		g_string_printf(want, "<p><a href=\"%s\">one</a> and <a href=\"%s\">two</a></p>\r\n", u1, u2);
+		dec = g_malloc(body->len);
+		n = g_mime_encoding_quoted_decode_step(body->data, body->len - 1, dec, &qs, &save);
+		assert_int_equal(n, want->len);
+		assert_memory_equal(dec, want->str, n);
+		g_free(dec);
+		g_free(u1);
+		g_free(u2);
+		g_free(reason);
+		g_byte_array_unref(body);
+		g_string_free(want, TRUE);
+		g_string_free(raw, TRUE);
+		g_string_free(t1, TRUE);
+	}
 	token_ring_free(ring);
 }
