@@ -6,8 +6,8 @@
  * into hard lines and reuses one scratch buffer for the encoder's output.
  * Text that needs no escape (a signed link) is only folded into lines,
  * at the columns GMime folds at (tests/unit/test_mime_codec.c holds the
- * two to the same bytes); a line GMime lets grow to 77 columns is folded
- * to 76.
+ * two to the same bytes); a line GMime lets grow past 76 columns is
+ * folded between its atoms.
  */
 #include <errno.h>
 #include <string.h>
@@ -112,54 +112,77 @@ qp_fold_literal(const char *d, gsize n, gsize col, const char *eol, GByteArray *
 	g_byte_array_set_size(out, (guint)(w - out->data));
 }
 
-/* Is the line buf[k..m), after col characters, one GMime let grow past
- * 76 columns by an escape at its end (a blank before a line end:
- * "=20" after column 74)? It then takes a soft break before the escape. */
-static gboolean
-overlong_escape(const guint8 *buf, gsize k, gsize m, gsize col)
+/* The length of the quoted-printable atom at b[i] of a line ending at m:
+ * an escape ("=XX") is 3, anything else 1. */
+static gsize
+qp_atom(const guint8 *b, gsize i, gsize m)
 {
-	return col + (m - k) > 76 && m - k >= 3 && buf[m - 1] != '=' && buf[m - 3] == '=';
+	return b[i] == '=' && i + 2 < m && g_ascii_isxdigit(b[i + 1]) && g_ascii_isxdigit(b[i + 2]) ? 3 : 1;
+}
+
+/* Line buf[k..m), after col characters, into w, folded with soft breaks
+ * (le) between atoms so that no piece passes 76 columns; a final "=" (a
+ * soft break of GMime's) stays last. Returns the end of what it wrote
+ * (at most 1 + strlen(le) bytes more per 75 of the line, and one break
+ * more). */
+static guint8 *
+fold_line(const guint8 *buf, gsize k, gsize m, gsize col, const char *le, gsize lel, guint8 *w)
+{
+	gsize end = m > k && buf[m - 1] == '=' && qp_atom(buf, m - 1, m) == 1 ? m - 1 : m, i, a;
+
+	for (i = k; i < end; i += a) {
+		a = qp_atom(buf, i, end);
+		if (col + a > 75) {
+			*w++ = '=';
+			memcpy(w, le, lel);
+			w += lel;
+			col = 0;
+		}
+		memcpy(w, buf + i, a);
+		w += a;
+		col += a;
+	}
+	if (end < m)
+		*w++ = '=';
+	return w;
 }
 
 /* GMime's encoded lines buf[0..len) ("\n" ends each) into out, each line
  * end written as le; the first line goes on after col characters. A line
- * GMime made too long (overlong_escape) is folded before its last escape,
- * so no line passes 76 columns (RFC 2045, 6.7). */
+ * GMime let grow past 76 columns (a blank before a line end after column
+ * 74 gives 77; bare CRs give longer ones) is folded between its atoms, so
+ * no line passes 76 columns (RFC 2045, 6.7). */
 static void
 put_lines(const guint8 *buf, gsize len, gsize col, const char *le, GByteArray *out)
 {
-	gsize lel = strlen(le), k, need = 0;
+	gsize lel = strlen(le), k, need = 0, at;
 	guint8 *w;
 
 	for (k = 0; k < len; ) {
 		const guint8 *lf = memchr(buf + k, '\n', len - k);
 		gsize m = lf != NULL ? (gsize)(lf - buf) : len;
-		need += m - k + (lf != NULL ? lel : 0) +
-		    (overlong_escape(buf, k, m, k == 0 ? col : 0) ? 1 + lel : 0);
+		need += m - k + (lf != NULL ? lel : 0) + ((m - k) / 75 + 2) * (1 + lel);
 		k = m + 1;
 	}
-	k = out->len;
-	g_byte_array_set_size(out, (guint)(k + need));
-	w = out->data + k;
+	at = out->len;
+	g_byte_array_set_size(out, (guint)(at + need));
+	w = out->data + at;
 	for (k = 0; k < len; ) {
 		const guint8 *lf = memchr(buf + k, '\n', len - k);
-		gsize m = lf != NULL ? (gsize)(lf - buf) : len;
-		if (overlong_escape(buf, k, m, k == 0 ? col : 0)) {
-			memcpy(w, buf + k, m - 3 - k);
-			w += m - 3 - k;
-			*w++ = '=';
-			memcpy(w, le, lel);
-			w += lel;
-			k = m - 3;
+		gsize m = lf != NULL ? (gsize)(lf - buf) : len, c = k == 0 ? col : 0;
+		if (c + (m - k) > 76)
+			w = fold_line(buf, k, m, c, le, lel, w);
+		else {
+			memcpy(w, buf + k, m - k);
+			w += m - k;
 		}
-		memcpy(w, buf + k, m - k);
-		w += m - k;
 		if (lf != NULL) {
 			memcpy(w, le, lel);
 			w += lel;
 		}
 		k = m + 1;
 	}
+	g_byte_array_set_size(out, (guint)(w - out->data));
 }
 
 /* Quoted-printable, hard line by hard line: GMime encodes each line (on

@@ -32,8 +32,9 @@ gsize mime_codec_qp_decode(const guint8 *in, gsize n, guint8 *out, int *state);
 /* Encode d[0..n) as quoted-printable with GMime's encoder, hard line by
  * hard line, soft breaks taking each line's own line end (eol for a last
  * line without one); the first line goes on after col characters already
- * on it (at most 75 for lines within 76 columns). A line GMime makes 77
- * wide (a blank before a line end) is folded to 76. Printable ASCII
+ * on it (at most 75 for lines within 76 columns). A line GMime makes
+ * wider than 76 (a blank before a line end, bare CRs) is folded between
+ * its atoms. Printable ASCII
  * without "=" is folded as GMime would fold it, without calling it: then
  * TRUE (out decodes to d by construction). Appends to out. */
 gboolean mime_codec_qp_encode(const char *d, gsize n, gsize col, const char *eol, GByteArray *out);

@@ -122,9 +122,9 @@ put_soft_break(GByteArray *gbuf, const char *eol)
 }
 
 /* Quoted-printable: where decoded offset x of the original (see
- * edit_offsets) is in the content, and the column there in the original
- * (col may be NULL). The line holding x is its hard line (a unit) or the
- * soft line after the last soft break at or before x (a line starting at
+ * edit_offsets) is in the content, and the column there in the original.
+ * The line holding x is its hard line (a unit) or the soft line after
+ * the last soft break at or before x (a line starting at
  * x wins over the end of the one before); its atoms are counted up to x
  * as GMime's decoder reads them ("=XX" one byte, an "=" it cannot decode
  * three). The count is only a guess until GMime's decoder says the line
@@ -182,8 +182,7 @@ qp_locate(const part_job *j, gsize x, gsize *pos, gsize *col)
 	if (k > 0 || !mime_codec_qp_check((const guint8 *)j->c + ls, p - ls, j->d + lsd, x - lsd))
 		return FALSE;
 	*pos = p;
-	if (col != NULL)
-		*col = p > ls && j->c[p - 1] == '\n' ? 0 : p - ls;
+	*col = p > ls && j->c[p - 1] == '\n' ? 0 : p - ls;
 	return TRUE;
 }
 
@@ -273,17 +272,17 @@ qp_splice(const part_job *j, const unit *ua, const unit *ub, const edit *ed, gui
 
 	for (k = ei; k < ej; k++) {
 		gsize ds = dx[2 * (k - ei)], de = dx[2 * (k - ei) + 1];
-		gsize ps, pe, col, ce, at, rl = strlen(ed[k].repl);
+		gsize ps, pe, cs, col, ce, at, rl = strlen(ed[k].repl);
 		const char *nl;
 		gboolean join, literal;
 
-		if (ds < prev || de < ds || !qp_locate(j, ds, &ps, NULL) || !qp_locate(j, de, &pe, &ce) ||
-		    ps < cur || pe < ps)
+		/* a value past column 75 of an over-long line: encode it again */
+		if (ds < prev || de < ds || !qp_locate(j, ds, &ps, &cs) || !qp_locate(j, de, &pe, &ce) ||
+		    ps < cur || pe < ps || cs > 75)
 			goto fail;
 		g_byte_array_append(gbuf, (const guint8 *)j->c + cur, (guint)(ps - cur));
-		/* the column the value starts at in what is written, not in the
-		 * original line: a value before it on that line may have changed
-		 * its length */
+		/* the column the value starts at in what is written, not cs: a
+		 * value before it on that line may have changed its length */
 		if ((col = last_line(gbuf->data, gbuf->len)) > 75) {
 			put_soft_break(gbuf, j->eol);
 			col = 0;

@@ -5,9 +5,11 @@
  *   - as one HTML buffer for html_links_scan: every span it reports lies
  *     inside the buffer, in order, quotes where it says;
  *   - as a raw message for rewrite_message (opens and clicks): no crash,
- *     a reason always, new_body only on REWRITE_DONE; and what it returns,
+ *     a reason always, new_body only on REWRITE_DONE; what it returns,
  *     rewritten again with clicks only, has nothing left to rewrite (every
- *     link it wrote is found again as one of the tracker's).
+ *     link it wrote is found again as one of the tracker's); and no
+ *     quoted-printable HTML part of it has a line wider than 76 columns or
+ *     than the widest line of that part before.
  *
  * Built and run by fuzz/run-fuzz.sh (clang, -fsanitize=fuzzer,address,
  * undefined; link -lmodest -lm -lpthread and gmime-3.0). Compiled with
@@ -110,6 +112,91 @@ body_offset(const uint8_t *data, size_t size)
 	return at;
 }
 
+/* The quoted-printable text/html leaves of a message, in order, into out
+ * (borrowed from the message). */
+static void
+qp_html_parts(GMimeObject *o, GPtrArray *out)
+{
+	if (GMIME_IS_MESSAGE_PART(o)) {
+		GMimeMessage *m = g_mime_message_part_get_message(GMIME_MESSAGE_PART(o));
+		if (m != NULL && m->mime_part != NULL)
+			qp_html_parts(m->mime_part, out);
+	} else if (GMIME_IS_MULTIPART(o)) {
+		int i, n = g_mime_multipart_get_count(GMIME_MULTIPART(o));
+		for (i = 0; i < n; i++)
+			qp_html_parts(g_mime_multipart_get_part(GMIME_MULTIPART(o), i), out);
+	} else if (GMIME_IS_PART(o) && g_mime_content_type_is_type(g_mime_object_get_content_type(o), "text", "html") &&
+	    g_mime_part_get_content_encoding(GMIME_PART(o)) == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE &&
+	    g_mime_part_get_content(GMIME_PART(o)) != NULL)
+		g_ptr_array_add(out, o);
+}
+
+/* The widest line (line end not counted) of a part's encoded content. */
+static gsize
+widest_line(GMimeObject *o)
+{
+	GMimeStream *raw = g_mime_data_wrapper_get_stream(g_mime_part_get_content(GMIME_PART(o)));
+	GByteArray *b = g_byte_array_new();
+	GMimeStream *mem = g_mime_stream_mem_new_with_byte_array(b);
+	gsize w = 0, at = 0, k;
+
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
+	g_mime_stream_reset(raw);
+	g_mime_stream_write_to_stream(raw, mem);
+	for (k = 0; k < b->len; k++) {
+		if (b->data[k] == '\n') {
+			w = MAX(w, at - (k > 0 && b->data[k - 1] == '\r'));
+			at = 0;
+		} else
+			at++;
+	}
+	g_object_unref(mem);
+	g_byte_array_unref(b);
+	return MAX(w, at);
+}
+
+/* GMime's parse of a raw message (new), or NULL. */
+static GMimeMessage *
+parse_mime(const guint8 *data, gsize len)
+{
+	GMimeStream *st = g_mime_stream_mem_new_with_buffer((const char *)data, len);
+	GMimeParser *p = g_mime_parser_new_with_stream(st);
+	GMimeMessage *m = g_mime_parser_construct_message(p, NULL);
+
+	g_object_unref(p);
+	g_object_unref(st);
+	return m;
+}
+
+/* Each quoted-printable HTML part of msg is no wider than 76 columns or
+ * than the same part of orig (parts paired in order, when both messages
+ * have as many). */
+static void
+check_widths(const uint8_t *orig, size_t olen, const guint8 *msg, gsize mlen)
+{
+	GMimeMessage *a = parse_mime(orig, olen), *b = parse_mime(msg, mlen);
+	GPtrArray *pa = g_ptr_array_new(), *pb = g_ptr_array_new();
+	guint i;
+
+	if (a != NULL && b != NULL && a->mime_part != NULL && b->mime_part != NULL) {
+		qp_html_parts(a->mime_part, pa);
+		qp_html_parts(b->mime_part, pb);
+	}
+	for (i = 0; pa->len == pb->len && i < pa->len; i++) {
+		gsize before = widest_line(g_ptr_array_index(pa, i)), after = widest_line(g_ptr_array_index(pb, i));
+		if (after > MAX(before, 76)) {
+			fprintf(stderr, "part %u: a line of %zu columns, %zu before\n", i, after, before);
+			abort();
+		}
+	}
+	g_ptr_array_unref(pa);
+	g_ptr_array_unref(pb);
+	if (a != NULL)
+		g_object_unref(a);
+	if (b != NULL)
+		g_object_unref(b);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -131,6 +218,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		msg = g_byte_array_new();
 		g_byte_array_append(msg, data, at);
 		g_byte_array_append(msg, body->data, body->len);
+		check_widths(data, size, msg->data, msg->len);
 		body2 = g_byte_array_new();
 		memset(&st, 0, sizeof(st));
 		reason = NULL;

@@ -4,8 +4,8 @@
  * blanks and line ends (GMime's path) must come out byte for byte as
  * g_mime_encoding_quoted_encode_close writes it, at every starting
  * column and both line ends; except where GMime writes a line over 76
- * columns (a blank before a line end after column 74), which must come
- * out folded to 76 and still decode to the text.
+ * columns (a blank before a line end after column 74, bare CRs), which
+ * must come out folded to 76 and still decode to the text.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -167,6 +167,30 @@ test_blank_before_line_end(void **state)
 				}
 }
 
+/* Bare CRs (GMime escapes each and does not fold the line) and other
+ * controls among text, in lines of every length up to 300: every line
+ * within 76, and the text decodes back. */
+static void
+test_bare_cr_lines(void **state)
+{
+	gsize len, col, k;
+
+	(void)state;
+	for (len = 1; len <= 300; len += 7)
+		for (col = 0; col <= 75; col += 25) {
+			GString *d = g_string_new(NULL);
+			GByteArray *got = g_byte_array_new();
+
+			for (k = 0; k < len; k++)
+				g_string_append_c(d, k % 5 == 0 ? 'x' : k % 3 == 0 ? '\x01' : '\r');
+			g_string_append(d, "\r\nend");
+			mime_codec_qp_encode(d->str, d->len, col, "\r\n", got);
+			valid_encoding(got->data, got->len, d->str, d->len, col);
+			g_byte_array_unref(got);
+			g_string_free(d, TRUE);
+		}
+}
+
 int
 main(void)
 {
@@ -174,6 +198,7 @@ main(void)
 		cmocka_unit_test(test_literal_folds_like_gmime),
 		cmocka_unit_test(test_escapes_stay_gmime),
 		cmocka_unit_test(test_blank_before_line_end),
+		cmocka_unit_test(test_bare_cr_lines),
 	};
 
 	g_mime_init();
