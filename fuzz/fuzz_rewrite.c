@@ -97,18 +97,13 @@ check_scan(const char *html, gsize len, html_links_ctx *ctx)
 static gsize
 body_offset(const uint8_t *data, size_t size)
 {
-	GMimeStream *st = g_mime_stream_mem_new_with_buffer((const char *)data, size);
-	GMimeParser *p = g_mime_parser_new_with_stream(st);
-	GMimeMessage *m = g_mime_parser_construct_message(p, NULL);
-	gint64 he = m != NULL ? g_mime_parser_get_headers_end(p) : -1;
+	crm_message *m = message_parse(data, size, NULL);
+	gint64 he = m != NULL ? message_headers_end(m) : -1;
 	gsize at = 0;
 
 	if (he >= 2 && (gsize)he + 2 <= size && memcmp(data + he - 2, "\r\n\r\n", 4) == 0)
 		at = he + 2;
-	if (m != NULL)
-		g_object_unref(m);
-	g_object_unref(p);
-	g_object_unref(st);
+	message_free(m);
 	return at;
 }
 
@@ -155,26 +150,14 @@ widest_line(GMimeObject *o)
 	return MAX(w, at);
 }
 
-/* GMime's parse of a raw message (new), or NULL. */
-static GMimeMessage *
-parse_mime(const guint8 *data, gsize len)
-{
-	GMimeStream *st = g_mime_stream_mem_new_with_buffer((const char *)data, len);
-	GMimeParser *p = g_mime_parser_new_with_stream(st);
-	GMimeMessage *m = g_mime_parser_construct_message(p, NULL);
-
-	g_object_unref(p);
-	g_object_unref(st);
-	return m;
-}
-
 /* Each quoted-printable HTML part of msg is no wider than 76 columns or
  * than the same part of orig (parts paired in order, when both messages
  * have as many). */
 static void
 check_widths(const uint8_t *orig, size_t olen, const guint8 *msg, gsize mlen)
 {
-	GMimeMessage *a = parse_mime(orig, olen), *b = parse_mime(msg, mlen);
+	crm_message *ca = message_parse(orig, olen, NULL), *cb = message_parse(msg, mlen, NULL);
+	GMimeMessage *a = ca != NULL ? message_mime(ca) : NULL, *b = cb != NULL ? message_mime(cb) : NULL;
 	GPtrArray *pa = g_ptr_array_new(), *pb = g_ptr_array_new();
 	guint i;
 
@@ -191,10 +174,8 @@ check_widths(const uint8_t *orig, size_t olen, const guint8 *msg, gsize mlen)
 	}
 	g_ptr_array_unref(pa);
 	g_ptr_array_unref(pb);
-	if (a != NULL)
-		g_object_unref(a);
-	if (b != NULL)
-		g_object_unref(b);
+	message_free(ca);
+	message_free(cb);
 }
 
 int
