@@ -31,6 +31,7 @@
 
 #include "html_links.h"
 #include "message.h"
+#include "mime_codec.h"
 #include "rewrite.h"
 #include "token.h"
 
@@ -127,22 +128,6 @@ qp_html_parts(GMimeObject *o, GPtrArray *out)
 		g_ptr_array_add(out, o);
 }
 
-/* The widest line (line end not counted) of b[0..n). */
-static gsize
-widest_in(const guint8 *b, gsize n)
-{
-	gsize w = 0, at = 0, k;
-
-	for (k = 0; k < n; k++) {
-		if (b[k] == '\n') {
-			w = MAX(w, at - (k > 0 && b[k - 1] == '\r'));
-			at = 0;
-		} else
-			at++;
-	}
-	return MAX(w, at);
-}
-
 /* The widest line of a part's encoded content. */
 static gsize
 widest_line(GMimeObject *o)
@@ -155,7 +140,7 @@ widest_line(GMimeObject *o)
 	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
 	g_mime_stream_reset(raw);
 	g_mime_stream_write_to_stream(raw, mem);
-	w = widest_in(b->data, b->len);
+	w = mime_codec_longest_line((const char *)b->data, b->len);
 	g_object_unref(mem);
 	g_byte_array_unref(b);
 	return w;
@@ -171,7 +156,7 @@ check_widths(const uint8_t *orig, size_t olen, gsize body, const guint8 *msg, gs
 	crm_message *cm = message_parse(msg, mlen, NULL);
 	GMimeMessage *m = cm != NULL ? message_mime(cm) : NULL;
 	GPtrArray *parts = g_ptr_array_new();
-	gsize limit = MAX(76, widest_in(orig + body, olen - body));
+	gsize limit = MAX(76, mime_codec_longest_line((const char *)orig + body, olen - body));
 	guint i;
 
 	if (m != NULL && m->mime_part != NULL)

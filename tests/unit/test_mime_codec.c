@@ -44,16 +44,11 @@ reference(const char *d, gsize n, gsize col, const char *eol)
 static gsize
 widest(const guint8 *enc, gsize n, gsize col)
 {
-	gsize w = 0, at = col, k;
+	const guint8 *nl = n > 0 ? memchr(enc, '\n', n) : NULL;
+	gsize first = nl != NULL ? (gsize)(nl - enc) + 1 : n;   /* with its line end */
 
-	for (k = 0; k < n; k++) {
-		if (enc[k] == '\n') {
-			w = MAX(w, at - (k > 0 && enc[k - 1] == '\r'));
-			at = 0;
-		} else
-			at++;
-	}
-	return MAX(w, at);
+	return MAX(col + mime_codec_longest_line((const char *)enc, first),
+	    mime_codec_longest_line((const char *)enc + first, n - first));
 }
 
 /* enc decodes to exactly d[0..n) (GMime's decoder), every line within 76
