@@ -83,106 +83,67 @@ qp_literal(const char *d, gsize n)
 	return TRUE;
 }
 
-/* GMime's output for literal bytes, written without the per-byte encoder
- * (a signed link is all of them): the bytes, with a soft break before
- * each one that would stand past QP_FOLD, as GMime breaks. */
+/* Encoded line b[0..m) appended to out after col characters, with a soft
+ * break (line end le) before each atom ("=XX", or one byte) that would
+ * stand past QP_FOLD, as GMime's encoder breaks; a final "=" (a soft break
+ * already) stays last. Literal text is its own encoding, so this is also
+ * how a signed link is written. */
 static void
-qp_fold_literal(const char *d, gsize n, gsize col, const char *eol, GByteArray *out)
+fold_line(const guint8 *b, gsize m, gsize col, const char *le, GByteArray *out)
 {
-	gsize el = strlen(eol), p = 0, at = out->len;
+	gsize end = m > 0 && b[m - 1] == '=' ? m - 1 : m, i = 0, lel = strlen(le), at = out->len;
 	guint8 *w;
 
-	g_byte_array_set_size(out, (guint)(at + n + (n / QP_FOLD + 1) * (1 + el)));
+	/* room for a break before every QP_FOLD bytes, and one at the start */
+	g_byte_array_set_size(out, (guint)(at + m + (m / QP_FOLD + 2) * (1 + lel)));
 	w = out->data + at;
-	while (p < n) {
-		gsize m = col < QP_FOLD ? MIN(QP_FOLD - col, n - p) : 0;
+	while (i < end) {
+		const guint8 *eq = memchr(b + i, '=', end - i);
+		gsize run = eq != NULL ? (gsize)(eq - b) - i : end - i, a;
 
-		if (m == 0) {
-			*w++ = '=';
-			memcpy(w, eol, el);
-			w += el;
-			col = 0;
-			continue;
-		}
-		memcpy(w, d + p, m);
-		w += m;
-		p += m;
-		col += m;
-	}
-	g_byte_array_set_size(out, (guint)(w - out->data));
-}
-
-/* The length of the quoted-printable atom at b[i] of a line ending at m:
- * an escape ("=XX") is 3, anything else 1. */
-static gsize
-qp_atom(const guint8 *b, gsize i, gsize m)
-{
-	return b[i] == '=' && i + 2 < m && g_ascii_isxdigit(b[i + 1]) && g_ascii_isxdigit(b[i + 2]) ? 3 : 1;
-}
-
-/* Line buf[k..m), after col characters, into w, folded with soft breaks
- * (le) between atoms so that no piece passes 76 columns; a final "=" (a
- * soft break of GMime's) stays last. Returns the end of what it wrote
- * (at most 1 + strlen(le) bytes more per 75 of the line, and one break
- * more). */
-static guint8 *
-fold_line(const guint8 *buf, gsize k, gsize m, gsize col, const char *le, gsize lel, guint8 *w)
-{
-	gsize end = m > k && buf[m - 1] == '=' && qp_atom(buf, m - 1, m) == 1 ? m - 1 : m, i, a;
-
-	for (i = k; i < end; i += a) {
-		a = qp_atom(buf, i, end);
-		if (col + a > 75) {
+		if (run > 0)            /* plain bytes, as many as fit */
+			a = MIN(run, col < QP_FOLD ? QP_FOLD - col : 0);
+		else                    /* an escape, whole */
+			a = i + 2 < end && g_ascii_isxdigit(b[i + 1]) && g_ascii_isxdigit(b[i + 2]) ? 3 : 1;
+		if (a == 0 || col + a > QP_FOLD) {
 			*w++ = '=';
 			memcpy(w, le, lel);
 			w += lel;
 			col = 0;
+			continue;
 		}
-		memcpy(w, buf + i, a);
+		memcpy(w, b + i, a);
 		w += a;
+		i += a;
 		col += a;
 	}
 	if (end < m)
 		*w++ = '=';
-	return w;
+	g_byte_array_set_size(out, (guint)(w - out->data));
 }
 
-/* GMime's encoded lines buf[0..len) ("\n" ends each) into out, each line
- * end written as le; the first line goes on after col characters. A line
- * GMime let grow past 76 columns (a blank before a line end after column
- * 74 gives 77; bare CRs give longer ones) is folded between its atoms, so
- * no line passes 76 columns (RFC 2045, 6.7). */
+/* GMime's encoded lines buf[0..len) ("\n" ends each) appended to out,
+ * each line end written as le; the first line goes on after col
+ * characters. A line GMime let grow past 76 columns (a blank before a
+ * line end after column 74 gives 77; bare CRs give longer ones) is folded
+ * between its atoms, so no line passes 76 columns (RFC 2045, 6.7). */
 static void
 put_lines(const guint8 *buf, gsize len, gsize col, const char *le, GByteArray *out)
 {
-	gsize lel = strlen(le), k, need = 0, at;
-	guint8 *w;
+	gsize k;
 
-	for (k = 0; k < len; ) {
+	for (k = 0; k < len; col = 0) {
 		const guint8 *lf = memchr(buf + k, '\n', len - k);
 		gsize m = lf != NULL ? (gsize)(lf - buf) : len;
-		need += m - k + (lf != NULL ? lel : 0) + ((m - k) / 75 + 2) * (1 + lel);
+
+		if (col + (m - k) > 76)
+			fold_line(buf + k, m - k, col, le, out);
+		else
+			g_byte_array_append(out, buf + k, (guint)(m - k));
+		if (lf != NULL)
+			g_byte_array_append(out, (const guint8 *)le, (guint)strlen(le));
 		k = m + 1;
 	}
-	at = out->len;
-	g_byte_array_set_size(out, (guint)(at + need));
-	w = out->data + at;
-	for (k = 0; k < len; ) {
-		const guint8 *lf = memchr(buf + k, '\n', len - k);
-		gsize m = lf != NULL ? (gsize)(lf - buf) : len, c = k == 0 ? col : 0;
-		if (c + (m - k) > 76)
-			w = fold_line(buf, k, m, c, le, lel, w);
-		else {
-			memcpy(w, buf + k, m - k);
-			w += m - k;
-		}
-		if (lf != NULL) {
-			memcpy(w, le, lel);
-			w += lel;
-		}
-		k = m + 1;
-	}
-	g_byte_array_set_size(out, (guint)(w - out->data));
 }
 
 /* Quoted-printable, hard line by hard line: GMime encodes each line (on
@@ -197,7 +158,7 @@ mime_codec_qp_encode(const char *d, gsize n, gsize col, const char *eol, GByteAr
 	guint32 first = (guint32)MIN(col, 76);
 
 	if (qp_literal(d, n)) {
-		qp_fold_literal(d, n, first, eol, out);
+		fold_line((const guint8 *)d, n, first, eol, out);
 		return TRUE;
 	}
 	while (p < n) {
