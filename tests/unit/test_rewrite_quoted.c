@@ -16,6 +16,7 @@
 #include <gmime/gmime.h>
 
 #include "html_links.h"
+#include "mime_codec.h"
 #include "rewrite.h"
 #include "test_rewrite.h"
 
@@ -34,6 +35,29 @@ tr_qp_crlf(const char *text, gsize n, gboolean crlf, GString *out)
 		g_string_append_c(out, (char)enc[i]);
 	}
 	g_free(enc);
+}
+
+/* The header block of a one-part HTML test message in charset and
+ * transfer encoding cte, appended to raw. */
+static void
+html_head(GString *raw, const char *charset, const char *cte)
+{
+	g_string_append_printf(raw, "From: Ann <ann@example.com>\r\nTo: bob@customer.test\r\nSubject: s\r\n"
+	    "Message-ID: <q1@example.com>\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=%s\r\n"
+	    "Content-Transfer-Encoding: %s\r\n\r\n", charset, cte);
+}
+
+/* Quoted-printable b[0..n) decoded with GMime's decoder (new string). */
+static char *
+qp_decoded(const guint8 *b, gsize n)
+{
+	guchar *dec = g_malloc(n + 1);
+	int state = 0;
+	guint32 save = 0;
+	gsize len = g_mime_encoding_quoted_decode_step(b, n, dec, &state, &save);
+
+	dec[len] = '\0';
+	return (char *)dec;
 }
 
 /* A reply quoting earlier tracked mail: that mail's pixel loads nothing
@@ -60,11 +84,8 @@ test_old_pixel(void **state)
 		GByteArray *body = g_byte_array_new();
 		rewrite_stats st = { 0 };
 		char *reason = NULL, *decoded;
-		gsize n;
 
-		g_string_append_printf(raw, "From: Ann <ann@example.com>\r\nTo: bob@customer.test\r\nSubject: Re: offer\r\n"
-		    "Message-ID: <r1@example.com>\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n"
-		    "Content-Transfer-Encoding: %s\r\n\r\n", qp ? "quoted-printable" : "8bit");
+		html_head(raw, "utf-8", qp ? "quoted-printable" : "8bit");
 		if (qp)
 			tr_qp_crlf(html, strlen(html), FALSE, raw);
 		else
@@ -75,14 +96,9 @@ test_old_pixel(void **state)
 		assert_int_equal(st.old_pixels, 1);
 		assert_int_equal(st.links, 0);           /* an old pixel is no link */
 		assert_true(st.pixel);
-		if (qp) {
-			guchar *dec = g_malloc(body->len + 1);
-			int state_ = 0;
-			guint save = 0;
-			n = g_mime_encoding_quoted_decode_step(body->data, body->len, dec, &state_, &save);
-			decoded = g_strndup((const char *)dec, n);
-			g_free(dec);
-		} else
+		if (qp)
+			decoded = qp_decoded(body->data, body->len);
+		else
 			decoded = g_strndup((const char *)body->data, body->len);
 		assert_string_equal(decoded, want);
 		assert_null(strstr(decoded, old_px));
@@ -123,9 +139,7 @@ test_qp_soft_lines(void **state)
 		g_string_append(html, " More text after the link, to fill a few more soft lines.");
 	g_string_append(html, "</div>\n");
 	tr_qp_crlf(html->str, html->len, TRUE, enc);
-	g_string_append(raw, "From: Ann <ann@example.com>\r\nTo: bob@customer.test\r\nSubject: s\r\n"
-	    "Message-ID: <q1@example.com>\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=UTF-8\r\n"
-	    "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+	html_head(raw, "UTF-8", "quoted-printable");
 	g_string_append_len(raw, enc->str, enc->len);
 	assert_int_equal(rewrite_message((const guint8 *)raw->str, raw->len, &o, body, &st, &reason, NULL),
 	    REWRITE_DONE);
@@ -155,10 +169,7 @@ test_qp_soft_lines(void **state)
 		const char *va = strstr(enc->str, "ref=3D\"https"), *vz = strstr(enc->str, "\">the offer");
 		char *url = token_click_url(ring, BASE, track_id, 0, "https://www.example.com/offer?a=1&b=2");
 		char *want, *got;
-		guchar *dec = g_malloc(body->len + 1);
-		int st_ = 0;
-		guint32 save = 0;
-		gsize keep, n;
+		gsize keep;
 
 		assert_non_null(va);                     /* the input puts them on one line each */
 		assert_non_null(vz);
@@ -167,8 +178,7 @@ test_qp_soft_lines(void **state)
 		assert_memory_equal(body->data, enc->str, keep);
 		assert_true(body->len >= strlen(vz));
 		assert_memory_equal(body->data + body->len - strlen(vz), vz, strlen(vz));
-		n = g_mime_encoding_quoted_decode_step(body->data, body->len, dec, &st_, &save);
-		got = g_strndup((const char *)dec, n);
+		got = qp_decoded(body->data, body->len);
 		want = g_strdup(html->str);
 		want[strlen(want) - 1] = '\0';          /* the input's line end is CRLF */
 		{
@@ -183,15 +193,11 @@ test_qp_soft_lines(void **state)
 		assert_string_equal(got, want);
 		g_free(got);
 		g_free(want);
-		g_free(dec);
 		g_free(url);
 	}
 	/* and no line over 76 columns */
 	g_strfreev(lines);
-	lines = g_strsplit((const char *)g_byte_array_append(body, (const guint8 *)"", 1)->data, "\r\n", -1);
-	for (i = 0; lines[i] != NULL; i++)
-		assert_true(strlen(lines[i]) <= 76);
-	g_strfreev(lines);
+	assert_true(mime_codec_longest_line((const char *)body->data, body->len) <= 76);
 	g_free(head);
 	g_free(tail);
 	g_free(reason);
@@ -259,14 +265,11 @@ test_qp_layouts(void **state)
 		GRand *rnd = g_rand_new_with_seed(seed);
 		gboolean cp1252 = seed > 300;
 		GString *html = g_string_new("<html><body>"), *want = g_string_new("<html><body>");
-		GString *raw = g_string_new(NULL), *got;
+		GString *raw = g_string_new(NULL);
 		GByteArray *body = g_byte_array_new();
 		rewrite_stats st = { 0 };
-		char *reason = NULL, **lines;
+		char *reason = NULL, *got;
 		gint32 i, links = g_rand_int_range(rnd, 1, 7);
-		guchar *dec;
-		int dstate = 0;
-		guint32 save = 0;
 		gsize n, in_at = 0;
 
 		for (i = 0; i < links; i++) {
@@ -287,10 +290,7 @@ test_qp_layouts(void **state)
 		}
 		g_string_append(html, "</body></html>\n");
 		g_string_append_printf(want, "%s</body></html>\n", px);
-		g_string_append(raw, "From: Ann <ann@example.com>\r\nTo: bob@customer.test\r\nSubject: s\r\n"
-		    "MIME-Version: 1.0\r\nContent-Type: text/html; charset=");
-		g_string_append(raw, cp1252 ? "windows-1252" : "utf-8");
-		g_string_append(raw, "\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n");
+		html_head(raw, cp1252 ? "windows-1252" : "utf-8", "quoted-printable");
 		{
 			gsize from = raw->len, k;
 			tr_qp_crlf(html->str, html->len, TRUE, raw);
@@ -308,14 +308,12 @@ test_qp_layouts(void **state)
 			print_message("seed %u: %s\n", seed, reason);
 		assert_int_equal(st.links, links);
 		assert_true(st.pixel);
-		dec = g_malloc(body->len + 1);
-		n = g_mime_encoding_quoted_decode_step(body->data, body->len, dec, &dstate, &save);
-		got = g_string_new_len((const char *)dec, n);
+		got = qp_decoded(body->data, body->len);
 		{                                        /* the input's line ends are CRLF */
 			char **parts = g_strsplit(want->str, "\n", -1), *crlf = g_strjoinv("\r\n", parts);
-			if (strcmp(got->str, crlf) != 0)
+			if (strcmp(got, crlf) != 0)
 				print_message("seed %u\n", seed);
-			assert_string_equal(got->str, crlf);
+			assert_string_equal(got, crlf);
 			g_strfreev(parts);
 			g_free(crlf);
 		}
@@ -356,19 +354,11 @@ test_qp_layouts(void **state)
 		}
 		/* no line longer than 76 or than the input's longest (GMime, which
 		 * wrote the input, puts "=20" at 75 before a line end) */
-		lines = g_strsplit(raw->str + in_at, "\r\n", -1);
-		for (i = 0, n = 76; lines[i] != NULL; i++)
-			n = MAX(n, strlen(lines[i]));
-		g_strfreev(lines);
-		lines = g_strsplit((const char *)g_byte_array_append(body, (const guint8 *)"", 1)->data, "\r\n", -1);
-		for (i = 0; lines[i] != NULL; i++) {
-			if (strlen(lines[i]) > n)
-				print_message("seed %u: line %d: %s\n", seed, i, lines[i]);
-			assert_true(strlen(lines[i]) <= n);
-		}
-		g_strfreev(lines);
-		g_string_free(got, TRUE);
-		g_free(dec);
+		n = MAX(76, mime_codec_longest_line(raw->str + in_at, raw->len - in_at));
+		if (mime_codec_longest_line((const char *)body->data, body->len) > n)
+			print_message("seed %u: a line wider than %zu\n", seed, n);
+		assert_true(mime_codec_longest_line((const char *)body->data, body->len) <= n);
+		g_free(got);
 		g_free(reason);
 		g_byte_array_unref(body);
 		g_string_free(raw, TRUE);
@@ -401,16 +391,12 @@ test_qp_two_links_a_line(void **state)
 		GString *want = g_string_new(NULL);
 		GByteArray *body = g_byte_array_new();
 		rewrite_stats st = { 0 };
-		char *reason = NULL, *u1, *u2, **lines;
-		guchar *dec;
-		int qs = 0;
-		guint32 save = 0;
-		gsize n, i;
+		char *reason = NULL, *u1, *u2, *got;
+		gsize w;
 
 		g_string_append_len(t1, "abcdefghijklmnopqrstuvwxyzabcdefghijklmnop", (gssize)pad);
-		g_string_append(raw, "From: Ann <ann@example.com>\r\nTo: bob@customer.test\r\nSubject: s\r\n"
-		    "Message-ID: <q2@example.com>\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=UTF-8\r\n"
-		    "Content-Transfer-Encoding: quoted-printable\r\n\r\n<p><a href=3D\"");
+		html_head(raw, "UTF-8", "quoted-printable");
+		g_string_append(raw, "<p><a href=3D\"");
 		/* the first value's last byte goes to the next line */
 		g_string_append_len(raw, t1->str, (gssize)t1->len - 1);
 		g_string_append_printf(raw, "=\r\n%c\">one</a> and <a href=3D\"%s\">two</a></p>\r\n",
@@ -418,21 +404,14 @@ test_qp_two_links_a_line(void **state)
 		assert_int_equal(rewrite_message((const guint8 *)raw->str, raw->len, &o, body, &st, &reason, NULL),
 		    REWRITE_DONE);
 		assert_int_equal(st.links, 2);
-		g_byte_array_append(body, (const guint8 *)"", 1);
-		lines = g_strsplit((const char *)body->data, "\r\n", -1);
-		for (i = 0; lines[i] != NULL; i++)
-			if (strlen(lines[i]) > 76)
-				fail_msg("first target of %zu bytes: a line of %zu columns: %s", t1->len,
-				    strlen(lines[i]), lines[i]);
-		g_strfreev(lines);
+		if ((w = mime_codec_longest_line((const char *)body->data, body->len)) > 76)
+			fail_msg("first target of %zu bytes: a line of %zu columns", t1->len, w);
 		u1 = token_click_url(ring, BASE, track_id, 0, t1->str);
 		u2 = token_click_url(ring, BASE, track_id, 1, second);
 		g_string_printf(want, "<p><a href=\"%s\">one</a> and <a href=\"%s\">two</a></p>\r\n", u1, u2);
-		dec = g_malloc(body->len);
-		n = g_mime_encoding_quoted_decode_step(body->data, body->len - 1, dec, &qs, &save);
-		assert_int_equal(n, want->len);
-		assert_memory_equal(dec, want->str, n);
-		g_free(dec);
+		got = qp_decoded(body->data, body->len);
+		assert_string_equal(got, want->str);
+		g_free(got);
 		g_free(u1);
 		g_free(u2);
 		g_free(reason);
