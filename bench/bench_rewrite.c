@@ -169,6 +169,19 @@ wrap(const GString *html, gboolean qp)
 	return m;
 }
 
+/* The rows: ROW's name, what the table calls it, what runs, and the
+ * message around the HTML (-1 none, else wrap's qp). */
+static const struct {
+	const char *key, *what;
+	void (*fn)(gpointer);
+	int wrap;
+} rows[] = {
+	{ "scan", "html_links_scan (myhtml tokenizer + link rules)", run_scan, -1 },
+	{ "sign", "html_links_scan + token_click_url for every link", run_sign, -1 },
+	{ "8bit", "rewrite_message, 8bit part (parse, scan, sign, splice)", run_rewrite, FALSE },
+	{ "qp", "rewrite_message, quoted-printable part", run_rewrite, TRUE },
+};
+
 int
 main(int argc, char **argv)
 {
@@ -178,7 +191,7 @@ main(int argc, char **argv)
 	double secs = argc > 2 ? g_ascii_strtod(argv[2], NULL) : 3.0;
 	GString *html;
 	job j = { 0 };
-	guint runs;
+	guint runs, r;
 	double mbs, lo, hi;
 
 	message_gmime_init();
@@ -200,25 +213,14 @@ main(int argc, char **argv)
 	j.o = &o;
 	printf("HTML: %" G_GSIZE_FORMAT " bytes, %.1f s per row, one thread\n\n", html->len, secs);
 	printf("| what | runs | MB/s of HTML (median slice) | slowest .. fastest slice |\n|---|---|---|---|\n");
-	if (only == NULL || strcmp(only, "scan") == 0) {
-		mbs = measure(secs, html->len, run_scan, &j, &runs, &lo, &hi);
-		printf("| html_links_scan (myhtml tokenizer + link rules) | %u | %.1f | %.1f .. %.1f |\n", runs, mbs, lo, hi);
-	}
-	if (only == NULL || strcmp(only, "sign") == 0) {
-		mbs = measure(secs, html->len, run_sign, &j, &runs, &lo, &hi);
-		printf("| html_links_scan + token_click_url for every link | %u | %.1f | %.1f .. %.1f |\n", runs, mbs, lo, hi);
-	}
-	if (only == NULL || strcmp(only, "8bit") == 0) {
-		j.msg = wrap(html, FALSE);
-		mbs = measure(secs, html->len, run_rewrite, &j, &runs, &lo, &hi);
-		printf("| rewrite_message, 8bit part (parse, scan, sign, splice) | %u | %.1f | %.1f .. %.1f |\n", runs, mbs, lo, hi);
-		g_byte_array_unref(j.msg);
-	}
-	if (only == NULL || strcmp(only, "qp") == 0) {
-		j.msg = wrap(html, TRUE);
-		mbs = measure(secs, html->len, run_rewrite, &j, &runs, &lo, &hi);
-		printf("| rewrite_message, quoted-printable part | %u | %.1f | %.1f .. %.1f |\n", runs, mbs, lo, hi);
-		g_byte_array_unref(j.msg);
+	for (r = 0; r < G_N_ELEMENTS(rows); r++) {
+		if (only != NULL && strcmp(only, rows[r].key) != 0)
+			continue;
+		j.msg = rows[r].wrap >= 0 ? wrap(html, rows[r].wrap) : NULL;
+		mbs = measure(secs, html->len, rows[r].fn, &j, &runs, &lo, &hi);
+		printf("| %s | %u | %.1f | %.1f .. %.1f |\n", rows[r].what, runs, mbs, lo, hi);
+		if (j.msg != NULL)
+			g_byte_array_unref(j.msg);
 	}
 	g_string_free(html, TRUE);
 	token_ring_free(ring);
