@@ -2,10 +2,14 @@
  * passthrough-milter.c - a libmilter milter that does nothing but continue.
  *
  * The benchmark's baseline (bench/bench.sh) and a test fixture for the MTA
- * harness (tests/lib/mta.sh). It registers every callback, DATA included,
- * so the MTA negotiates the same protocol steps as crm-milter does
+ * harness (tests/lib/mta.sh). It registers every callback, DATA included
  * (MTA-NOTES: without a DATA callback each message stalls ~40 ms on TCP),
- * and answers each with SMFIS_CONTINUE (SMFIS_ACCEPT is never used, so the
+ * and negotiates exactly what crm-milter negotiates (milter/callbacks.c,
+ * mlfi_negotiate): on a unix socket no reply to RCPT, DATA, each header,
+ * end of headers and body chunks, and no HELO or unknown-command events;
+ * on TCP every step answered, unknown commands skipped. So the two differ
+ * only in the work crm-milter does, not in how much the MTA waits for
+ * answers. It continues at every step (SMFIS_ACCEPT is never used, so the
  * MTA streams the whole message as it would to a real filter).
  *
  * Usage: passthrough-milter -p SOCKET [-f] [-t TIMEOUT]
@@ -13,7 +17,8 @@
  *   -f         stay in the foreground (otherwise daemonize)
  *   -t SECS    libmilter's MTA I/O timeout (default 7210)
  *
- * No public functions; no state beyond what libmilter keeps. Owns nothing.
+ * No public functions. Per connection: the steps negotiated without a
+ * reply (an unsigned long, made at negotiation, freed at close).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,6 +28,22 @@
 #include <unistd.h>
 
 #include <libmilter/mfapi.h>
+
+/* What crm-milter negotiates (keep in step with milter/callbacks.c). */
+#define PT_NO_REPLY (SMFIP_NR_RCPT | SMFIP_NR_DATA | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY)
+#define PT_SKIPPED (SMFIP_NOHELO | SMFIP_NOUNKNOWN)
+
+/* Set once in main, before any connection: is the socket a unix one? */
+static int pt_unix_socket;
+
+/* The answer to a step that continues: no answer when it was negotiated
+ * without one on this connection. */
+static sfsistat go_on(SMFICTX *ctx, unsigned long step)
+{
+	const unsigned long *nr = smfi_getpriv(ctx);
+
+	return nr != NULL && (*nr & step) != 0 ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
 
 /* Connection opened: nothing to remember. */
 static sfsistat pt_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *addr)
@@ -48,36 +69,34 @@ static sfsistat pt_envfrom(SMFICTX *ctx, char **argv)
 /* RCPT TO: continue. */
 static sfsistat pt_envrcpt(SMFICTX *ctx, char **argv)
 {
-	(void)ctx; (void)argv;
-	return SMFIS_CONTINUE;
+	(void)argv;
+	return go_on(ctx, SMFIP_NR_RCPT);
 }
 
 /* DATA command: continue (registered on purpose, see the file header). */
 static sfsistat pt_data(SMFICTX *ctx)
 {
-	(void)ctx;
-	return SMFIS_CONTINUE;
+	return go_on(ctx, SMFIP_NR_DATA);
 }
 
 /* One header: continue. */
 static sfsistat pt_header(SMFICTX *ctx, char *name, char *value)
 {
-	(void)ctx; (void)name; (void)value;
-	return SMFIS_CONTINUE;
+	(void)name; (void)value;
+	return go_on(ctx, SMFIP_NR_HDR);
 }
 
 /* End of headers: continue. */
 static sfsistat pt_eoh(SMFICTX *ctx)
 {
-	(void)ctx;
-	return SMFIS_CONTINUE;
+	return go_on(ctx, SMFIP_NR_EOH);
 }
 
 /* A body chunk: continue. */
 static sfsistat pt_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 {
-	(void)ctx; (void)chunk; (void)len;
-	return SMFIS_CONTINUE;
+	(void)chunk; (void)len;
+	return go_on(ctx, SMFIP_NR_BODY);
 }
 
 /* End of message: let it go unchanged. */
@@ -97,7 +116,8 @@ static sfsistat pt_abort(SMFICTX *ctx)
 /* Connection closed: nothing to free. */
 static sfsistat pt_close(SMFICTX *ctx)
 {
-	(void)ctx;
+	free(smfi_getpriv(ctx));
+	(void)smfi_setpriv(ctx, NULL);
 	return SMFIS_CONTINUE;
 }
 
@@ -108,17 +128,28 @@ static sfsistat pt_unknown(SMFICTX *ctx, const char *cmd)
 	return SMFIS_CONTINUE;
 }
 
-/* Option negotiation: accept whatever the MTA offers, ask for nothing. */
+/* Option negotiation: no modifications; the steps crm-milter asks for,
+ * of those the MTA offers (see the file header). */
 static sfsistat pt_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 			     unsigned long f2, unsigned long f3,
 			     unsigned long *pf0, unsigned long *pf1,
 			     unsigned long *pf2, unsigned long *pf3)
 {
-	(void)ctx; (void)f0; (void)f1; (void)f2; (void)f3;
-	*pf0 = 0;	/* no header/body modifications requested */
-	*pf1 = 0;	/* skip no protocol step, reply to every one */
+	unsigned long *nr = malloc(sizeof *nr);
+
+	(void)f0; (void)f2; (void)f3;
+	*pf0 = 0;
+	*pf1 = (pt_unix_socket ? PT_NO_REPLY | PT_SKIPPED : SMFIP_NOUNKNOWN) & f1;
 	*pf2 = 0;
 	*pf3 = 0;
+	if (nr == NULL)
+		return SMFIS_ALL_OPTS;	/* libmilter's defaults: every step answered */
+	*nr = *pf1 & PT_NO_REPLY;
+	free(smfi_getpriv(ctx));
+	if (smfi_setpriv(ctx, nr) == MI_FAILURE) {
+		free(nr);
+		return SMFIS_ALL_OPTS;
+	}
 	return SMFIS_CONTINUE;
 }
 
@@ -161,6 +192,8 @@ int main(int argc, char **argv)
 	}
 	if (sock == NULL || optind != argc)
 		usage(argv[0]);
+	pt_unix_socket = strncmp(sock, "unix:", 5) == 0 || strncmp(sock, "local:", 6) == 0 ||
+	    sock[0] == '/';
 
 	memset(&desc, 0, sizeof desc);
 	desc.xxfi_name = (char *)"passthrough";
