@@ -10,7 +10,8 @@
 #     -t        also measure over TCP     -w 50   warm-up messages per run
 #     --html    newsletter HTML messages, crm-milter tracking each (below)
 # Environment: top_builddir (default: the source tree) holds crm-milter,
-# crm-milterctl and bench/passthrough-milter.
+# crm-milterctl and bench/passthrough-milter; BENCH_PERF_DIR, when set,
+# gets a machine-wide "perf record" of each timed window (see README).
 #
 # Each run: fresh smtp-sink (counting only), milter, and a throwaway Postfix
 # (tests/lib/mta.sh) whose ORIGINATING submission port has the milter in
@@ -137,7 +138,7 @@ cpu_ticks() {
 # one_run KIND SOCKETTYPE: one measured run; appends "KIND SOCK SECONDS JOBS
 # CPU" to $RESULTS. KIND is none, passthrough or crm.
 one_run() {
-	local kind=$1 sock=$2 run spec pf t0 t1 ticks0 ticks1 busy secs jobs=- smtpd_milters='' base cpu
+	local kind=$1 sock=$2 run spec pf t0 t1 ticks0 ticks1 busy prof secs jobs=- smtpd_milters='' base cpu
 	run=$(mktemp -d "$MTA_TMP/run.XXXXXX")
 	chmod 755 "$run"
 	if [ "$HTML" = 1 ]; then mta_sink_start dump || return 1; else mta_sink_start || return 1; fi
@@ -169,6 +170,12 @@ one_run() {
 	# is not this run that pays for it
 	sync
 
+	prof=''
+	if [ -n "${BENCH_PERF_DIR:-}" ]; then
+		perf record -a -q -F 999 -o "$BENCH_PERF_DIR/$kind.$sock.$(date +%s).data" 2>/dev/null &
+		prof=$!
+		sleep 1
+	fi
 	t0=$(date +%s.%N)
 	ticks0=$(cpu_ticks)
 	smtp-source -4 -s "$SESSIONS" -m "$COUNT" "${SOURCE_BODY[@]}" -f alice@example.com \
@@ -179,6 +186,7 @@ one_run() {
 	fi
 	t1=$(date +%s.%N)
 	ticks1=$(cpu_ticks)
+	if [ -n "$prof" ]; then kill -INT "$prof"; wait "$prof"; fi
 	secs=$(python3 -c "print('%.2f' % ($t1 - $t0))")
 	# shares of the machine's time in the timed window: busy, and stolen
 	# by the hypervisor (a noisy neighbour slows every path alike)
