@@ -4,8 +4,8 @@
  * The benchmark's baseline (bench/bench.sh) and a test fixture for the MTA
  * harness (tests/lib/mta.sh). It registers every callback, DATA included
  * (MTA-NOTES: without a DATA callback each message stalls ~40 ms on TCP),
- * and negotiates exactly what crm-milter negotiates (milter/callbacks.c,
- * mlfi_negotiate): on a unix socket no reply to RCPT, DATA, each header,
+ * and negotiates exactly what crm-milter negotiates (milter/steps.h, used
+ * by both): on a unix socket no reply to RCPT, DATA, each header,
  * end of headers and body chunks, and no HELO or unknown-command events;
  * on TCP every step answered, unknown commands skipped. So the two differ
  * only in the work crm-milter does, not in how much the MTA waits for
@@ -29,9 +29,7 @@
 
 #include <libmilter/mfapi.h>
 
-/* What crm-milter negotiates (keep in step with milter/callbacks.c). */
-#define PT_NO_REPLY (SMFIP_NR_RCPT | SMFIP_NR_DATA | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY)
-#define PT_SKIPPED (SMFIP_NOHELO | SMFIP_NOUNKNOWN)
+#include "milter/steps.h"
 
 /* Set once in main, before any connection: is the socket a unix one? */
 static int pt_unix_socket;
@@ -139,12 +137,12 @@ static sfsistat pt_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 
 	(void)f0; (void)f2; (void)f3;
 	*pf0 = 0;
-	*pf1 = (pt_unix_socket ? PT_NO_REPLY | PT_SKIPPED : SMFIP_NOUNKNOWN) & f1;
+	*pf1 = (pt_unix_socket ? STEPS_NO_REPLY | STEPS_SKIPPED : STEPS_SKIPPED_TCP) & f1;
 	*pf2 = 0;
 	*pf3 = 0;
 	if (nr == NULL)
 		return SMFIS_ALL_OPTS;	/* libmilter's defaults: every step answered */
-	*nr = *pf1 & PT_NO_REPLY;
+	*nr = *pf1 & STEPS_NO_REPLY;
 	free(smfi_getpriv(ctx));
 	if (smfi_setpriv(ctx, nr) == MI_FAILURE) {
 		free(nr);

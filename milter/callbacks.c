@@ -16,6 +16,7 @@
 #include "eom.h"
 #include "seam.h"
 #include "snapshot.h"
+#include "steps.h"
 #include "idem.h"
 #include "log.h"
 #include "msgbuf.h"
@@ -137,18 +138,6 @@ client_text(const char *hostname, const _SOCK_ADDR *sa, gboolean *local)
 	return NULL;
 }
 
-/* The protocol steps whose callbacks always continue: the MTA need not
- * wait for an answer to them (fewer round trips per message), and HELO
- * and unknown commands we do not look at. CONNECT and MAIL keep their
- * answers (they may accept), as does end of message.
- *
- * Only on a unix socket. Over TCP, Postfix's writes that no answer
- * follows (a body chunk then end of message, HELO's macros then MAIL's)
- * meet Nagle's algorithm and our delayed ACK: up to 40 ms per message,
- * measured as 0.70x against 0.79x without (bench/bench.sh -t). There every
- * step is answered, which acknowledges each write at once. */
-#define CB_NO_REPLY (SMFIP_NR_RCPT | SMFIP_NR_DATA | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY)
-#define CB_SKIPPED (SMFIP_NOHELO | SMFIP_NOUNKNOWN)
 /* What we may do at end of message. */
 #define CB_ACTIONS (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT | SMFIF_CHGBODY)
 
@@ -174,13 +163,13 @@ mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f
 	(void)f3;
 	runtime_unref(rt);
 	*pf0 = CB_ACTIONS & f0;
-	*pf1 = (local ? CB_NO_REPLY | CB_SKIPPED : SMFIP_NOUNKNOWN) & f1;
+	*pf1 = (local ? STEPS_NO_REPLY | STEPS_SKIPPED : STEPS_SKIPPED_TCP) & f1;
 	*pf2 = 0;
 	*pf3 = 0;
 	if ((*pf0 & SMFIF_CHGBODY) == 0)
 		log_msg(CRM_LOG_WARNING, NULL, "the MTA does not offer body replacement: tracking cannot rewrite");
 	c = g_new0(conn_ctx, 1);
-	c->no_reply = *pf1 & CB_NO_REPLY;
+	c->no_reply = *pf1 & STEPS_NO_REPLY;
 	conn_free(seam_getpriv(ctx));
 	if (seam_setpriv(ctx, c) != MI_SUCCESS) {
 		conn_free(c);
