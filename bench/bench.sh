@@ -172,6 +172,7 @@ one_run() {
 
 	prof=''
 	if [ -n "${BENCH_PERF_DIR:-}" ]; then
+		command -v perf >/dev/null || { echo "BENCH_PERF_DIR: perf is not installed" >&2; return 1; }
 		perf record -a -q -F 999 -o "$BENCH_PERF_DIR/$kind.$sock.$(date +%s).data" 2>/dev/null &
 		prof=$!
 		sleep 1
@@ -226,9 +227,9 @@ KINDS="passthrough"
 [ "$HAVE_CRM" = 1 ] && KINDS="passthrough crm"
 
 if [ "$HTML" = 1 ]; then
-	echo "bench: $COUNT HTML messages ($HTML_INFO), crm-milter tracking each, $SESSIONS sessions, $REPEATS run(s) per path" >&2
+	echo "bench: $COUNT HTML messages ($HTML_INFO), crm-milter tracking each, $SESSIONS sessions, $REPEATS round(s)" >&2
 else
-	echo "bench: $COUNT messages x $SIZE bytes, $SESSIONS sessions, $REPEATS run(s) per path" >&2
+	echo "bench: $COUNT messages x $SIZE bytes, $SESSIONS sessions, $REPEATS round(s)" >&2
 fi
 # Odd rounds run the milters in one order, even rounds in the other, so
 # neither path always runs right after the other. Postfix alone is only
