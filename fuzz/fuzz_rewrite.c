@@ -108,23 +108,20 @@ body_offset(const uint8_t *data, size_t size)
 	return at;
 }
 
-/* The quoted-printable and base64 text/html leaves of a message, in
- * order, into out (borrowed from the message). */
+/* g_mime_message_foreach visitor: collect the quoted-printable and base64
+ * text/html leaves (borrowed from the message) into the GPtrArray out,
+ * the parts the rewriter walks the same way (core/rewrite.c). */
 static void
-qp_html_parts(GMimeObject *o, GPtrArray *out)
+qp_html_part(GMimeObject *parent, GMimeObject *o, gpointer out)
 {
-	if (GMIME_IS_MESSAGE_PART(o)) {
-		GMimeMessage *m = g_mime_message_part_get_message(GMIME_MESSAGE_PART(o));
-		if (m != NULL && m->mime_part != NULL)
-			qp_html_parts(m->mime_part, out);
-	} else if (GMIME_IS_MULTIPART(o)) {
-		int i, n = g_mime_multipart_get_count(GMIME_MULTIPART(o));
-		for (i = 0; i < n; i++)
-			qp_html_parts(g_mime_multipart_get_part(GMIME_MULTIPART(o), i), out);
-	} else if (GMIME_IS_PART(o) && g_mime_content_type_is_type(g_mime_object_get_content_type(o), "text", "html") &&
-	    (g_mime_part_get_content_encoding(GMIME_PART(o)) == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
-	    g_mime_part_get_content_encoding(GMIME_PART(o)) == GMIME_CONTENT_ENCODING_BASE64) &&
-	    g_mime_part_get_content(GMIME_PART(o)) != NULL)
+	GMimeContentEncoding enc;
+
+	(void)parent;
+	if (!GMIME_IS_PART(o) || !g_mime_content_type_is_type(g_mime_object_get_content_type(o), "text", "html") ||
+	    g_mime_part_get_content(GMIME_PART(o)) == NULL)
+		return;
+	enc = g_mime_part_get_content_encoding(GMIME_PART(o));
+	if (enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE || enc == GMIME_CONTENT_ENCODING_BASE64)
 		g_ptr_array_add(out, o);
 }
 
@@ -159,8 +156,8 @@ check_widths(const uint8_t *orig, size_t olen, gsize body, const guint8 *msg, gs
 	gsize limit = MAX(76, mime_codec_longest_line((const char *)orig + body, olen - body));
 	guint i;
 
-	if (m != NULL && m->mime_part != NULL)
-		qp_html_parts(m->mime_part, parts);
+	if (m != NULL)
+		g_mime_message_foreach(m, qp_html_part, parts);
 	for (i = 0; i < parts->len; i++) {
 		gsize w = widest_line(g_ptr_array_index(parts, i));
 		if (w > limit) {
