@@ -7,9 +7,9 @@
  * and negotiates exactly what crm-milter negotiates (milter/steps.h, used
  * by both): on a unix socket no reply to RCPT, DATA, each header,
  * end of headers and body chunks, and no HELO or unknown-command events;
- * on TCP every step answered, unknown commands skipped. So the two differ
- * only in the work crm-milter does, not in how much the MTA waits for
- * answers. It continues at every step (SMFIS_ACCEPT is never used, so the
+ * on TCP every step answered, unknown commands skipped; and the same
+ * macros. So the two differ only in the work crm-milter does, not in how
+ * much the MTA waits for answers or sends. It continues at every step (SMFIS_ACCEPT is never used, so the
  * MTA streams the whole message as it would to a real filter).
  *
  * Usage: passthrough-milter -p SOCKET [-f] [-t TIMEOUT]
@@ -126,8 +126,8 @@ static sfsistat pt_unknown(SMFICTX *ctx, const char *cmd)
 	return SMFIS_CONTINUE;
 }
 
-/* Option negotiation: no modifications; the steps crm-milter asks for,
- * of those the MTA offers (see the file header). */
+/* Option negotiation: no modifications; the steps and macros crm-milter
+ * asks for, of those the MTA offers (see the file header). */
 static sfsistat pt_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 			     unsigned long f2, unsigned long f3,
 			     unsigned long *pf0, unsigned long *pf1,
@@ -135,11 +135,16 @@ static sfsistat pt_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 {
 	unsigned long *nr = malloc(sizeof *nr);
 
-	(void)f0; (void)f2; (void)f3;
-	*pf0 = 0;
+	(void)f2; (void)f3;
+	*pf0 = SMFIF_SETSYMLIST & f0;
 	*pf1 = (pt_unix_socket ? STEPS_NO_REPLY | STEPS_SKIPPED : STEPS_SKIPPED_TCP) & f1;
 	*pf2 = 0;
 	*pf3 = 0;
+	if (*pf0 != 0) {
+#define ASK(stage, names) (void)smfi_setsymlist(ctx, stage, (char *)names);
+		STEPS_MACROS(ASK)
+#undef ASK
+	}
 	if (nr == NULL)
 		return SMFIS_ALL_OPTS;	/* libmilter's defaults: every step answered */
 	*nr = *pf1 & STEPS_NO_REPLY;

@@ -148,9 +148,21 @@ go_on(const conn_ctx *c, unsigned long step)
 	return c != NULL && (c->no_reply & step) != 0 ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
+/* Ask for the macros the callbacks read (STEPS_MACROS in steps.h). */
+static void
+ask_macros(SMFICTX *ctx)
+{
+#define ASK(stage, names) \
+	if (seam_setsymlist(ctx, stage, names) != MI_SUCCESS) \
+		log_msg(CRM_LOG_WARNING, NULL, "cannot ask the MTA for macros %s; its own list applies", names);
+	STEPS_MACROS(ASK)
+#undef ASK
+}
+
 /* Option negotiation, before connect: our actions, and of the steps above
  * only those the MTA offers (Postfix >= 2.6 and Sendmail >= 8.14 offer
- * all). The connection context is made here to remember them. */
+ * all), and the macros we read when the MTA lets us name them. The
+ * connection context is made here to remember the steps. */
 sfsistat
 mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2, unsigned long f3,
     unsigned long *pf0, unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
@@ -162,12 +174,14 @@ mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f
 	(void)f2;
 	(void)f3;
 	runtime_unref(rt);
-	*pf0 = CB_ACTIONS & f0;
+	*pf0 = (CB_ACTIONS | SMFIF_SETSYMLIST) & f0;
 	*pf1 = (local ? STEPS_NO_REPLY | STEPS_SKIPPED : STEPS_SKIPPED_TCP) & f1;
 	*pf2 = 0;
 	*pf3 = 0;
 	if ((*pf0 & SMFIF_CHGBODY) == 0)
 		log_msg(CRM_LOG_WARNING, NULL, "the MTA does not offer body replacement: tracking cannot rewrite");
+	if ((*pf0 & SMFIF_SETSYMLIST) != 0)
+		ask_macros(ctx);
 	c = g_new0(conn_ctx, 1);
 	c->no_reply = *pf1 & STEPS_NO_REPLY;
 	conn_free(seam_getpriv(ctx));

@@ -25,6 +25,13 @@ seam_getsymval(SMFICTX *ctx, const char *name)
 	return smfi_getsymval(ctx, (char *)name);
 }
 
+/* The macros we want at one stage (negotiation only). */
+int
+seam_setsymlist(SMFICTX *ctx, int stage, const char *macros)
+{
+	return smfi_setsymlist(ctx, stage, (char *)macros);
+}
+
 /* The SMTP reply for a tempfail/reject. */
 int
 seam_setreply(SMFICTX *ctx, const char *rcode, const char *xcode, const char *msg)

@@ -6,7 +6,7 @@
  * tests/unit/fake_seam.c instead and drive the mlfi_* callbacks with no
  * MTA (as OpenDKIM's -t mode does).
  *
- * Public: seam_getpriv, seam_setpriv, seam_getsymval, seam_setreply,
+ * Public: seam_getpriv, seam_setpriv, seam_getsymval, seam_setsymlist, seam_setreply,
  *         seam_chgheader, seam_addheader, seam_delrcpt, seam_replacebody.
  */
 #ifndef CRM_SEAM_H
@@ -18,6 +18,9 @@ void *seam_getpriv(SMFICTX *ctx);
 int seam_setpriv(SMFICTX *ctx, void *priv);
 /* A macro's value, or NULL when the MTA did not send it. Borrowed. */
 const char *seam_getsymval(SMFICTX *ctx, const char *name);
+/* Ask for these macros (space-separated) at stage (SMFIM_*); only in
+ * negotiation, once per stage. */
+int seam_setsymlist(SMFICTX *ctx, int stage, const char *macros);
 int seam_setreply(SMFICTX *ctx, const char *rcode, const char *xcode, const char *msg);
 int seam_chgheader(SMFICTX *ctx, const char *name, int idx, const char *value);
 int seam_addheader(SMFICTX *ctx, const char *name, const char *value);

@@ -15,6 +15,16 @@
  * There every step is answered, which acknowledges each write at once;
  * only unknown commands are skipped (STEPS_SKIPPED_TCP).
  *
+ * STEPS_MACROS(X): X(stage, "names") for each stage whose macros the
+ * callbacks read, asked for with smfi_setsymlist when the MTA offers
+ * SMFIF_SETSYMLIST (Postfix >= 2.6 with milter protocol 6, Sendmail >=
+ * 8.14). The MTA then sends these instead of its own lists, so an admin
+ * who trims Postfix's milter_*_macros or Sendmail's Milter.macros cannot
+ * hide what decides the direction ({daemon_name}, {auth_authen}) or the
+ * queue id ({i}: Postfix sends it from DATA on, Sendmail from MAIL).
+ * Stages not listed keep the MTA's lists. At most 5 names per stage
+ * (Sendmail's limit).
+ *
  * Macros only (needs <libmilter/mfapi.h> first); no functions, no state.
  */
 #ifndef CRM_STEPS_H
@@ -23,5 +33,12 @@
 #define STEPS_NO_REPLY (SMFIP_NR_RCPT | SMFIP_NR_DATA | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY)
 #define STEPS_SKIPPED (SMFIP_NOHELO | SMFIP_NOUNKNOWN)
 #define STEPS_SKIPPED_TCP SMFIP_NOUNKNOWN
+
+#define STEPS_MACROS(X) \
+	X(SMFIM_CONNECT, "{daemon_name} {client_addr}") \
+	X(SMFIM_ENVFROM, "{i} {auth_authen} {daemon_name}") \
+	X(SMFIM_DATA, "{i}") \
+	X(SMFIM_EOH, "{i}") \
+	X(SMFIM_EOM, "{i}")
 
 #endif

@@ -11,6 +11,7 @@ fake_ctx_new(void)
 
 	c->macros = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	c->edits = g_ptr_array_new_with_free_func(g_free);
+	c->unasked = g_ptr_array_new_with_free_func(g_free);
 	return c;
 }
 
@@ -21,6 +22,9 @@ fake_ctx_free(SMFICTX *c)
 		return;
 	g_hash_table_unref(c->macros);
 	g_ptr_array_unref(c->edits);
+	g_ptr_array_unref(c->unasked);
+	for (int i = 0; i <= SMFIM_LAST; i++)
+		g_free(c->symlist[i]);
 	g_free(c->reply);
 	g_free(c);
 }
@@ -47,10 +51,39 @@ seam_setpriv(SMFICTX *c, void *priv)
 	return MI_SUCCESS;
 }
 
+/* Is name one of the space-separated names of list? */
+static gboolean
+listed(const char *list, const char *name)
+{
+	char **names = g_strsplit(list != NULL ? list : "", " ", -1);
+	gboolean hit = g_strv_contains((const char *const *)names, name);
+
+	g_strfreev(names);
+	return hit;
+}
+
 const char *
 seam_getsymval(SMFICTX *c, const char *name)
 {
+	gboolean any = FALSE, hit = FALSE;
+
+	for (int i = 0; i <= SMFIM_LAST; i++) {
+		any = any || c->symlist[i] != NULL;
+		hit = hit || listed(c->symlist[i], name);
+	}
+	if (any && !hit)
+		g_ptr_array_add(c->unasked, g_strdup(name));
 	return g_hash_table_lookup(c->macros, name);
+}
+
+int
+seam_setsymlist(SMFICTX *c, int stage, const char *macros)
+{
+	if (stage < 0 || stage > SMFIM_LAST || macros == NULL || *macros == '\0' ||
+	    c->symlist[stage] != NULL)
+		return MI_FAILURE;   /* as libmilter */
+	c->symlist[stage] = g_strdup(macros);
+	return MI_SUCCESS;
 }
 
 int

@@ -2,7 +2,9 @@
  * fake_seam.h - a stand-in for libmilter behind milter/seam.h, so the unit
  * tests can drive the mlfi_* callbacks with no MTA. A fake context holds
  * the macros the "MTA" sent, our private pointer, and what we asked the
- * MTA to do (reply codes, header and recipient edits).
+ * MTA to do (reply codes, header and recipient edits, macro lists). Once
+ * a macro list is asked for, every macro read that no list names is
+ * noted in unasked (an MTA honouring the lists would not send it).
  *
  * Public: fake_ctx_new, fake_ctx_free, fake_set_macro.
  */
@@ -17,6 +19,8 @@ struct smfi_str {
 	GHashTable *macros;      /* name -> value */
 	char *reply;             /* "rcode xcode msg" of the last setreply */
 	GPtrArray *edits;        /* "chgheader Name idx value", "delrcpt x", ... */
+	char *symlist[SMFIM_LAST + 1]; /* macros asked for per stage (setsymlist) */
+	GPtrArray *unasked;      /* macros read that no symlist names, once any is set */
 };
 
 SMFICTX *fake_ctx_new(void);

@@ -404,12 +404,14 @@ go(unsigned long pf1, unsigned long bit)
 	return (pf1 & bit) != 0 ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
-/* One message after negotiation with offered steps f1 (we must ask for
- * want_pf1): the steps that always continue answer SMFIS_NOREPLY when
- * the MTA let us skip the answer; connect, MAIL and end of message answer
- * as before. */
+/* One message after negotiation with offered actions f0 and steps f1 (we
+ * must ask for want_pf1): the steps that always continue answer
+ * SMFIS_NOREPLY when the MTA let us skip the answer; connect, MAIL and
+ * end of message answer as before. When the MTA offers SMFIF_SETSYMLIST
+ * we name our macros for connect, MAIL, DATA, end of headers and end of
+ * message, and read no macro we did not name; otherwise we name none. */
 static void
-negotiated_message(fixture *f, unsigned long f1, unsigned long want_pf1, const char *mid)
+negotiated_message(fixture *f, unsigned long f0, unsigned long f1, unsigned long want_pf1, const char *mid)
 {
 	const cb_case *c = &cases[0];
 	SMFICTX *ctx = fake_ctx_new();
@@ -422,9 +424,19 @@ negotiated_message(fixture *f, unsigned long f1, unsigned long want_pf1, const c
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	inet_pton(AF_INET, c->client_ip, &sin.sin_addr);
-	/* Postfix 3.7 offers every action and step (milter protocol 6) */
-	assert_int_equal(mlfi_negotiate(ctx, 0x1ff, f1, 0, 0, &pf[0], &pf[1], &pf[2], &pf[3]), SMFIS_CONTINUE);
-	assert_int_equal(pf[0], SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT | SMFIF_CHGBODY);
+	assert_int_equal(mlfi_negotiate(ctx, f0, f1, 0, 0, &pf[0], &pf[1], &pf[2], &pf[3]), SMFIS_CONTINUE);
+	assert_int_equal(pf[0], (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT | SMFIF_CHGBODY | SMFIF_SETSYMLIST) & f0);
+	if (f0 & SMFIF_SETSYMLIST) {
+		assert_string_equal(ctx->symlist[SMFIM_CONNECT], "{daemon_name} {client_addr}");
+		assert_string_equal(ctx->symlist[SMFIM_ENVFROM], "{i} {auth_authen} {daemon_name}");
+		assert_string_equal(ctx->symlist[SMFIM_DATA], "{i}");
+		assert_string_equal(ctx->symlist[SMFIM_EOH], "{i}");
+		assert_string_equal(ctx->symlist[SMFIM_EOM], "{i}");
+		assert_null(ctx->symlist[SMFIM_HELO]);
+		assert_null(ctx->symlist[SMFIM_ENVRCPT]);
+	} else
+		for (int i = 0; i <= SMFIM_LAST; i++)
+			assert_null(ctx->symlist[i]);
 	assert_int_equal(pf[1], want_pf1);
 	assert_int_equal(pf[2], 0);
 	assert_int_equal(pf[3], 0);
@@ -443,6 +455,8 @@ negotiated_message(fixture *f, unsigned long f1, unsigned long want_pf1, const c
 	assert_int_equal(after->len, before->len + 1);
 	assert_int_equal(mlfi_close(ctx), SMFIS_CONTINUE);
 	assert_null(ctx->priv);
+	if (ctx->unasked->len > 0)
+		fail_msg("read macro %s, not asked for", (char *)g_ptr_array_index(ctx->unasked, 0));
 	fake_ctx_free(ctx);
 	g_ptr_array_unref(before);
 	g_ptr_array_unref(after);
@@ -462,15 +476,17 @@ test_negotiate(void **state)
 	SMFICTX *ctx;
 	unsigned long pf[4];
 
-	negotiated_message(f, 0x1fffff, nr | SMFIP_NOHELO | SMFIP_NOUNKNOWN, "neg1");
-	/* an MTA of protocol version 2 (no "no reply" steps, no NOUNKNOWN) */
-	negotiated_message(f, 0x7f, SMFIP_NOHELO, "neg2");
+	/* Postfix 3.7 offers every action and step (milter protocol 6) */
+	negotiated_message(f, 0x1ff, 0x1fffff, nr | SMFIP_NOHELO | SMFIP_NOUNKNOWN, "neg1");
+	/* an MTA of protocol version 2 (no "no reply" steps, no NOUNKNOWN,
+	 * no macro lists) */
+	negotiated_message(f, 0x3f, 0x7f, SMFIP_NOHELO, "neg2");
 	/* only some offered: only those are skipped */
-	negotiated_message(f, SMFIP_NR_HDR | SMFIP_NOHELO, SMFIP_NR_HDR | SMFIP_NOHELO, "neg3");
+	negotiated_message(f, 0x1ff, SMFIP_NR_HDR | SMFIP_NOHELO, SMFIP_NR_HDR | SMFIP_NOHELO, "neg3");
 
 	/* on a TCP socket every step is answered (Nagle and delayed ACKs) */
 	install(f, "socket = \"inet:8891@127.0.0.1\"", f->spool);
-	negotiated_message(f, 0x1fffff, SMFIP_NOUNKNOWN, "neg4");
+	negotiated_message(f, 0x1ff, 0x1fffff, SMFIP_NOUNKNOWN, "neg4");
 	install(f, "", f->spool);
 
 	ctx = fake_ctx_new();
