@@ -21,11 +21,11 @@
 #include <gio/gio.h>
 #include <microhttpd.h>
 
+#include "client_addr.h"
 #include "http.h"
 #include "log.h"
 
 #define UA_MAX 512                  /* bytes of a User-Agent kept */
-#define XFF_MAX 64                  /* addresses of X-Forwarded-For looked at */
 
 /* The 1x1 transparent GIF (GIF89a, one palette entry, transparent). */
 static const unsigned char pixel_gif[] = {
@@ -114,57 +114,40 @@ sockaddr_text(const struct sockaddr *sa)
 	return g_strdup(buf);
 }
 
-/* Is the textual address in one of the trusted proxy networks? */
-static gboolean
-trusted(const GPtrArray *proxies, const char *text)
+/* Append one X-Forwarded-For field to the GString in cls. */
+static enum MHD_Result
+add_xff(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
-	GInetAddress *a = text != NULL ? g_inet_address_new_from_string(text) : NULL;
-	gboolean yes = FALSE;
+	GString *all = cls;
 
-	for (guint i = 0; a != NULL && i < proxies->len && !yes; i++) {
-		GInetAddressMask *m = g_ptr_array_index(proxies, i);
-
-		yes = g_inet_address_get_family(a) == g_inet_address_mask_get_family(m) &&
-		    g_inet_address_mask_matches(m, a);
+	(void)kind;
+	if (key != NULL && value != NULL && g_ascii_strcasecmp(key, "X-Forwarded-For") == 0) {
+		if (all->len > 0)
+			g_string_append_c(all, ',');
+		g_string_append(all, value);
 	}
-	if (a != NULL)
-		g_object_unref(a);
-	return yes;
+	return MHD_YES;
 }
 
 /* The client's address: the peer, or behind a trusted proxy the last
- * X-Forwarded-For address that is not itself a trusted proxy. */
+ * X-Forwarded-For hop that is not a trusted proxy (client_addr.h). Every
+ * X-Forwarded-For field counts, in order: a proxy may append its own
+ * field instead of extending the client's. */
 static char *
 client_address(struct MHD_Connection *conn, const crm_config *cfg)
 {
 	const union MHD_ConnectionInfo *ci =
 	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	char *peer = sockaddr_text(ci != NULL ? ci->client_addr : NULL);
-	const GPtrArray *proxies = cfg->tracker.trusted_proxies;
-	const char *xff;
-	char **hops;
-	char *out = peer;
-	int n;
+	char *peer = sockaddr_text(ci != NULL ? ci->client_addr : NULL), *out;
+	GString *xff;
 
-	if (proxies->len == 0 || !trusted(proxies, peer))
+	if (cfg->tracker.trusted_proxies->len == 0 || !client_addr_trusted(cfg->tracker.trusted_proxies, peer))
 		return peer;
-	xff = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For");
-	if (xff == NULL)
-		return peer;
-	hops = g_strsplit(xff, ",", XFF_MAX);
-	n = (int)g_strv_length(hops);
-	for (int i = n - 1; i >= 0; i--) {
-		GInetAddress *a = g_inet_address_new_from_string(g_strstrip(hops[i]));
-
-		if (a == NULL)
-			break;                   /* garbage: keep what we trust */
-		g_object_unref(a);
-		g_free(out);
-		out = g_strdup(hops[i]);
-		if (!trusted(proxies, out))
-			break;
-	}
-	g_strfreev(hops);
+	xff = g_string_new(NULL);
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, add_xff, xff);
+	out = client_addr_resolve(peer, xff->len > 0 ? xff->str : NULL, cfg->tracker.trusted_proxies);
+	g_string_free(xff, TRUE);
+	g_free(peer);
 	return out;
 }
 

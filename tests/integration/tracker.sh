@@ -39,6 +39,7 @@ B=b0b1b2b3b4b5b6b7b8b9babb
 C=c0c1c2c3c4c5c6c7c8c9cacb
 D=d0d1d2d3d4d5d6d7d8d9dadb
 E=e0e1e2e3e4e5e6e7e8e9eaeb
+F=f0f1f2f3f4f5f6f7f8f9fafb
 
 mkdir -p "$DIR/tmp"
 python3 -c 'import base64,os; print("k2", base64.b64encode(os.urandom(32)).decode()); print("k1", base64.b64encode(os.urandom(32)).decode())' >"$KEYS"
@@ -101,7 +102,8 @@ fi
 q "INSERT INTO tracked (message_id, job_id, created_at, track_id) VALUES
 	('msg-a@example.com', 1001, strftime('%s','now') - 3600, '$A'),
 	('msg-b@example.com', 1002, strftime('%s','now') - 3600, '$B'),
-	('msg-e@example.com', 1005, strftime('%s','now') - 3600, '$E')" ||
+	('msg-e@example.com', 1005, strftime('%s','now') - 3600, '$E'),
+	('msg-f@example.com', 1006, strftime('%s','now') - 3600, '$F')" ||
 	mta_not_ok "index tracked messages (schema with tracked.track_id)"
 
 # req NAME ARGS...: curl into $MTA_TMP/NAME.{body,head}; prints the status
@@ -163,6 +165,12 @@ req xff1 -A "$UA_CHROME" -H 'X-Forwarded-For: 203.0.113.9, 40.107.1.1' \
 	"$("$MK" "$KEYS" "$BASE" click "$E" 1 "https://example.com/e1")" >/dev/null
 req xff2 -A "$UA_CHROME" -H 'X-Forwarded-For: 40.107.1.1, 203.0.113.9, 127.0.0.1' \
 	"$("$MK" "$KEYS" "$BASE" click "$E" 2 "https://example.com/e2")" >/dev/null
+# a proxy that appends its own field: the client's field comes first and
+# is not believed; a hop with a port (as some proxies write it)
+req xff3 -A "$UA_CHROME" -H 'X-Forwarded-For: 198.51.100.7' -H 'X-Forwarded-For: 40.107.1.1' \
+	"$("$MK" "$KEYS" "$BASE" click "$F" 1 "https://example.com/f1")" >/dev/null
+req xff4 -A "$UA_CHROME" -H 'X-Forwarded-For: 40.107.3.3:51234' \
+	"$("$MK" "$KEYS" "$BASE" click "$F" 2 "https://example.com/f2")" >/dev/null
 # D is in no index: recorded, then refused by the ledger
 req lost -A "$UA_CHROME" "$("$MK" "$KEYS" "$BASE" open "$D")" >/dev/null
 # a token signed with the second key of the ring verifies too
@@ -237,9 +245,9 @@ expect "serving again once they are gone" 200 "$(req hz4 "$BASE/healthz")"
 # opens of A: browser (human; the second key's and the query string's
 # opens are the same person in the same minute: one job), Apple (privacy
 # proxy), HEAD (scanner); Google's proxy open of B; 2 clicks + HEAD of A;
-# 3 clicks of B; 1 of C; the open of D; 2 clicks of E: 14 jobs (clicks
+# 3 clicks of B; 1 of C; the open of D; 2 clicks of E, 2 of F: 16 jobs (clicks
 # wait 2 s)
-want_jobs=14
+want_jobs=16
 for _ in $(seq 1 100); do
 	n=$(q "SELECT count(*) FROM jobs WHERE kind = 2")
 	[ "$n" -ge "$want_jobs" ] && break
@@ -263,6 +271,10 @@ expect "X-Forwarded-For from a trusted proxy: Exchange Online's address is a sca
 	"1|scanner|Microsoft Defender for Office 365 (Safe Links): address in 40.107.0.0/16 2|human|no sign of a machine " \
 	"$(q "SELECT json_extract(meta,'\$.link'), json_extract(meta,'\$.class'), json_extract(meta,'\$.reason') FROM jobs
 	      WHERE json_extract(meta,'\$.message_track_id') = '$E' ORDER BY 1" | tr '\n' ' ')"
+expect "X-Forwarded-For: every field counts (a proxy's own field after the client's); a hop's port is dropped" \
+	"1|scanner|Microsoft Defender for Office 365 (Safe Links): address in 40.107.0.0/16 2|scanner|Microsoft Defender for Office 365 (Safe Links): address in 40.107.0.0/16 " \
+	"$(q "SELECT json_extract(meta,'\$.link'), json_extract(meta,'\$.class'), json_extract(meta,'\$.reason') FROM jobs
+	      WHERE json_extract(meta,'\$.message_track_id') = '$F' ORDER BY 1" | tr '\n' ' ')"
 expect "reasons kept" 1 "$(q "SELECT count(*) FROM jobs WHERE json_extract(meta,'\$.reason') LIKE '3 links of the message clicked within 2 s'
 	AND json_extract(meta,'\$.message_track_id') = '$B' AND json_extract(meta,'\$.link') = 1")"
 expect "click meta has link and exact target" "1|$T1" \
@@ -279,7 +291,7 @@ expect "a repeated open in the same minute is no new job" "$want_jobs" "$(q "SEL
 
 # ------------------------------------------------------------ the ledger
 out=$("$top_builddir/crm-flusher" -c "$CONF" --once 2>&1)
-expect "crm-flusher --once: 13 done, 1 dead" "13 done, 0 to retry, 1 dead" \
+expect "crm-flusher --once: 15 done, 1 dead" "15 done, 0 to retry, 1 dead" \
 	"$(printf '%s' "$out" | sed -n 's/.*leased, \(.*\)$/\1/p')" "$out"
 expect "events of A in the ledger" "clicked|human|2 clicked|scanner|1 opened|human|1 opened|privacy_proxy|1 opened|scanner|1 " \
 	"$(q "SELECT kind, status, count(*) FROM events WHERE message_id = 'msg-a@example.com' GROUP BY 1, 2" | tr '\n' ' ')"
