@@ -141,7 +141,8 @@ tracking_opt_out(const crm_config *cfg, const crm_message *msg, const decide_loo
 	}
 	if (d->why_no_track == NULL && lk != NULL && lk->no_follow != NULL &&
 	    lk->no_follow(lk->data, (const char *const *)d->participants->pdata, d->participants->len))
-		d->why_no_track = g_strdup("a participant's directory record says \"follow email: do not allow\"");
+		d->why_no_track = g_strdup("a participant's directory record says \"follow email: do not allow\" "
+		    "(or the directory cannot be read)");
 	if (d->why_no_track != NULL)
 		d->track = 0;
 }

@@ -95,8 +95,11 @@ no_follow(void *data, const char *const *addrs, gsize n)
 	GError *e = NULL;
 	gboolean hit;
 
-	if (lc->db == NULL)
-		return FALSE;
+	if (lc->db == NULL) {
+		/* no directory to ask: no tracking on a doubt, as below */
+		log_msg(CRM_LOG_WARNING, lc->qid, "directory opt-outs cannot be read (no tracking)");
+		return TRUE;
+	}
 	hit = directory_any_no_follow(lc->db, addrs, n, &e);
 	if (e != NULL) {
 		/* unknown is treated as opted out: no tracking on a doubt */

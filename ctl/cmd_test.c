@@ -239,6 +239,8 @@ cmd_test(const char *config_path, int argc, char **argv)
 		fprintf(stderr, "crm-milterctl: deciding without directory and correlation lookups\n");
 	lookups_init(&lk, &lc, db, "dry-run", g_get_real_time() / G_USEC_PER_SEC);
 	lk.all_known = TRUE;     /* show every participant's records */
+	if (db == NULL)
+		lk.no_follow = NULL; /* the milter, with its spool, would ask; we cannot */
 	decision_make(cfg, &in, msg, &lk, &d);
 	out = decision_to_json(&d);
 	add_attachments(out, cfg, &d, raw);

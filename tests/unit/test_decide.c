@@ -13,6 +13,8 @@
 #include <cmocka.h>
 
 #include "decide.h"
+#include "lookups.h"
+#include "message.h"
 #include "testutil.h"
 #include "test_decide.h"
 
@@ -319,6 +321,15 @@ static const decide_case rule_cases[] = {
 	{ "actions: track opens only",
 	  "rule \"r\" { save = \"local\" track = {opens} }\n",
 	  OUT("bob@customer.test"), .raw = NOTE, { .rule = "r", .save = "local", .track = TRACK_OPENS } },
+	{ "a recipient's directory record says do not follow: saved, not tracked",
+	  "rule \"r\" { save = \"local\" track = {opens, clicks} }\n",
+	  OUT("bob@customer.test", "olga@optout.test"), .raw = NOTE,
+	  { .rule = "r", .save = "local", .why_no_track = "follow email: do not allow" } },
+	{ "a recipient in tracking.never_track: saved, not tracked",
+	  "rule \"r\" { save = \"local\" track = {opens, clicks} }\n"
+	  "tracking { never_track = {\"customer.test\"} }\n",
+	  OUT("bob@customer.test"), .raw = NOTE,
+	  { .rule = "r", .save = "local", .why_no_track = "bob@customer.test is in never_track" } },
 	{ "actions: save = no still reports regarding and category",
 	  "rule \"r\" { save = no regarding = \"case:CAS-01234\" category = \"Support\" }\n",
 	  OUT("bob@customer.test"), .raw = NOTE,
@@ -330,6 +341,31 @@ static void
 test_rules_and_actions(void **state)
 {
 	decide_run_table(state, rule_cases, G_N_ELEMENTS(rule_cases));
+}
+
+/* With no database to ask (the spool cannot be opened), opt-outs are
+ * unknown: the message is saved but not tracked. */
+static void
+test_opt_out_unknown(void **state)
+{
+	crm_config *cfg = testutil_config("%s%s", DECIDE_BASE,
+	    "rule \"r\" { save = \"local\" track = {opens, clicks} }\n");
+	crm_message *msg = decide_load_message(NULL, NOTE);
+	classify_input in = OUT("bob@customer.test");
+	decide_lookups lk;
+	lookup_ctx lc;
+	crm_decision d;
+
+	(void)state;
+	lookups_init(&lk, &lc, NULL, "T", DECIDE_NOW);
+	decision_make(cfg, &in, msg, &lk, &d);
+	assert_string_equal(d.save, "local");
+	assert_int_equal(d.track, 0);
+	assert_non_null(d.why_no_track);
+	assert_non_null(strstr(d.why_no_track, "cannot be read"));
+	decision_clear(&d);
+	message_free(msg);
+	config_unref(cfg);
 }
 
 /* ------------------------------------------------------------ sender controls */
@@ -513,6 +549,7 @@ main(void)
 		cmocka_unit_test(test_conditions),
 		cmocka_unit_test(test_size_bounds),
 		cmocka_unit_test(test_rules_and_actions),
+		cmocka_unit_test(test_opt_out_unknown),
 		cmocka_unit_test(test_control_headers),
 		cmocka_unit_test(test_dropbox_tag_never_log),
 		cmocka_unit_test(test_dynamics_choices),

@@ -97,6 +97,7 @@ typedef struct decide_want {
 	const char *rm_rcpts;     /* remove_rcpts joined with ',' */
 	const char *subject;      /* new_subject */
 	const char *why_not;      /* a substring of why_not */
+	const char *why_no_track; /* a substring of why_no_track */
 	const char *bounce;       /* profile of the bounced tracked message */
 	const char *participants; /* joined with ',' */
 } decide_want;

@@ -11,7 +11,8 @@
  *
  * Directory: alice@ and dan@example.com are users, carol@customer.test a
  * contact, lena@prospect.test a lead, info@acme.test an account,
- * sam@partner.test both a contact and a lead; bob@customer.test and
+ * sam@partner.test both a contact and a lead, olga@optout.test a contact
+ * whose record says "follow email: do not allow"; bob@customer.test and
  * zed@nowhere.test are unknown.
  *
  * Tracked mail (job id, Message-ID, age, regarding):
@@ -55,14 +56,16 @@ static const struct {
 	dir_record_type type;
 	const char *id;
 	const char *name;
+	gboolean no_follow;
 } directory_rows[] = {
-	{ "alice@example.com", DIRREC_USER, "U-ALICE", "Alice Example" },
-	{ "dan@example.com", DIRREC_USER, "U-DAN", "Dan Colleague" },
-	{ "Carol@Customer.test", DIRREC_CONTACT, "C-CAROL", "Carol Customer" },
-	{ "lena@prospect.test", DIRREC_LEAD, "L-LENA", "Lena Prospect" },
-	{ "info@acme.test", DIRREC_ACCOUNT, "A-ACME", "Acme Corp" },
-	{ "sam@partner.test", DIRREC_CONTACT, "C-SAM", "Sam Partner" },
-	{ "sam@partner.test", DIRREC_LEAD, "L-SAM", "Sam Partner" },
+	{ "alice@example.com", DIRREC_USER, "U-ALICE", "Alice Example", FALSE },
+	{ "dan@example.com", DIRREC_USER, "U-DAN", "Dan Colleague", FALSE },
+	{ "Carol@Customer.test", DIRREC_CONTACT, "C-CAROL", "Carol Customer", FALSE },
+	{ "lena@prospect.test", DIRREC_LEAD, "L-LENA", "Lena Prospect", FALSE },
+	{ "info@acme.test", DIRREC_ACCOUNT, "A-ACME", "Acme Corp", FALSE },
+	{ "sam@partner.test", DIRREC_CONTACT, "C-SAM", "Sam Partner", FALSE },
+	{ "sam@partner.test", DIRREC_LEAD, "L-SAM", "Sam Partner", FALSE },
+	{ "olga@optout.test", DIRREC_CONTACT, "C-OLGA", "Olga Optout", TRUE },
 };
 
 #define PLAIN_HEAD "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
@@ -214,7 +217,7 @@ decide_fixture_setup(void **state)
 	for (gsize i = 0; i < G_N_ELEMENTS(directory_rows); i++) {
 		directory_entry de = { .address = (char *)directory_rows[i].address,
 		    .type = directory_rows[i].type, .record_id = (char *)directory_rows[i].id,
-		    .name = (char *)directory_rows[i].name };
+		    .name = (char *)directory_rows[i].name, .no_follow = directory_rows[i].no_follow };
 		if (!directory_upsert(fx->db, &de, DECIDE_NOW - 30 * DAY, &e))
 			fail_msg("directory_upsert %s: %s", de.address, e->message);
 	}
@@ -318,6 +321,9 @@ check_decision(GString *bad, const crm_decision *d, const decide_want *w)
 	if (w->why_not == NULL ? d->why_not != NULL
 	    : d->why_not == NULL || strstr(d->why_not, w->why_not) == NULL)
 		differs(bad, "why_not (~)", d->why_not, w->why_not);
+	if (w->why_no_track == NULL ? d->why_no_track != NULL
+	    : d->why_no_track == NULL || strstr(d->why_no_track, w->why_no_track) == NULL)
+		differs(bad, "why_no_track (~)", d->why_no_track, w->why_no_track);
 	if ((d->bounce != NULL) != (w->bounce != NULL))
 		differs(bad, "bounce", d->bounce ? "a report" : NULL, w->bounce);
 	else if (d->bounce != NULL)
