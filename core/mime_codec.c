@@ -56,6 +56,49 @@ mime_codec_charset_line_safe(const char *charset)
 	return !bad;
 }
 
+/* Labels whose decoder in browsers (the WHATWG Encoding Standard's table
+ * of labels) is not glibc's converter of the same name, with the glibc
+ * converter that decodes as browsers do. Shift_JIS is the one that breaks
+ * links: glibc reads 0x5C and 0x7E as YEN SIGN and OVERLINE, browsers as
+ * "\" and "~". Latin-1 and Latin-5 labels are windows-1252 and -1254 in
+ * browsers (0x80-0x9F are letters, not controls); GB2312 is GBK, EUC-KR
+ * is windows-949, TIS-620 is windows-874. */
+static const struct {
+	const char *label;
+	const char *iconv;
+} browser_charsets[] = {
+	{ "iso-8859-1", "CP1252" }, { "iso8859-1", "CP1252" }, { "iso_8859-1", "CP1252" },
+	{ "iso_8859-1:1987", "CP1252" }, { "latin1", "CP1252" }, { "l1", "CP1252" },
+	{ "cp819", "CP1252" }, { "ibm819", "CP1252" }, { "iso-ir-100", "CP1252" },
+	{ "csisolatin1", "CP1252" }, { "x-cp1252", "CP1252" },
+	{ "iso-8859-9", "CP1254" }, { "iso8859-9", "CP1254" }, { "iso_8859-9", "CP1254" },
+	{ "iso_8859-9:1989", "CP1254" }, { "latin5", "CP1254" }, { "l5", "CP1254" },
+	{ "iso-ir-148", "CP1254" }, { "csisolatin5", "CP1254" },
+	{ "iso-8859-11", "CP874" }, { "iso8859-11", "CP874" }, { "tis-620", "CP874" },
+	{ "dos-874", "CP874" },
+	{ "shift_jis", "CP932" }, { "shift-jis", "CP932" }, { "sjis", "CP932" },
+	{ "ms_kanji", "CP932" }, { "x-sjis", "CP932" }, { "csshiftjis", "CP932" },
+	{ "windows-31j", "CP932" }, { "ms932", "CP932" },
+	{ "gb2312", "GBK" }, { "gb_2312", "GBK" }, { "gb_2312-80", "GBK" }, { "csgb2312", "GBK" },
+	{ "chinese", "GBK" }, { "iso-ir-58", "GBK" }, { "x-gbk", "GBK" },
+	{ "euc-kr", "CP949" }, { "cseuckr", "CP949" }, { "ks_c_5601-1987", "CP949" },
+	{ "ks_c_5601-1989", "CP949" }, { "ksc5601", "CP949" }, { "ksc_5601", "CP949" },
+	{ "korean", "CP949" }, { "iso-ir-149", "CP949" }, { "csksc56011987", "CP949" },
+	{ "windows-949", "CP949" },
+};
+
+/* The converter that decodes label as browsers do (see mime_codec.h). */
+const char *
+mime_codec_browser_charset(const char *label)
+{
+	if (label == NULL)
+		return NULL;
+	for (gsize i = 0; i < G_N_ELEMENTS(browser_charsets); i++)
+		if (g_ascii_strcasecmp(label, browser_charsets[i].label) == 0)
+			return browser_charsets[i].iconv;
+	return label;
+}
+
 /* GMime's quoted-printable decoding from state 0 (see mime_codec.h). */
 gsize
 mime_codec_qp_decode(const guint8 *in, gsize n, guint8 *out, int *state)

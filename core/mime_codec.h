@@ -7,7 +7,7 @@
  *
  * Ownership: callers own every buffer; output is appended to theirs.
  *
- * Public: mime_codec_iconv, mime_codec_charset_line_safe,
+ * Public: mime_codec_iconv, mime_codec_charset_line_safe, mime_codec_browser_charset,
  *         mime_codec_qp_decode, mime_codec_qp_encode,
  *         mime_codec_qp_check, mime_codec_base64_encode, mime_codec_longest_line.
  */
@@ -24,6 +24,11 @@ gboolean mime_codec_iconv(iconv_t cd, const char *in, gsize n, GString *out);
 /* Is every '\n' byte of text in this charset a line end (an ASCII
  * superset: not UTF-16/32, UCS-2/4 or UTF-7)? */
 gboolean mime_codec_charset_line_safe(const char *charset);
+/* The charset name (for iconv and g_convert) that decodes text labelled
+ * label as browsers do: e.g. "CP932" for Shift_JIS, "CP1252" for
+ * ISO-8859-1; label itself when glibc's converter of that name already
+ * does (or NULL for NULL). Static, or label. */
+const char *mime_codec_browser_charset(const char *label);
 /* Quoted-printable decoding of in[0..n) into out (n bytes are enough),
  * with GMime's g_mime_encoding_quoted_decode_step from state 0;
  * *state is where it ends (0, or 1 and 2 inside an escape). Returns the

@@ -109,7 +109,8 @@ find_html(GMimeObject *parent, GMimeObject *part, gpointer data)
 	j->off = s->bound_start;
 	j->end = s->bound_end < 0 ? r->len : (gsize)s->bound_end;
 	j->enc = g_mime_part_get_content_encoding(GMIME_PART(part));
-	j->charset = g_mime_object_get_content_type_parameter(part, "charset");
+	/* decoded (and the query of a link encoded) as a browser would */
+	j->charset = mime_codec_browser_charset(g_mime_object_get_content_type_parameter(part, "charset"));
 	j->to_cs = (iconv_t)-1;
 	/* about one unit per 64 bytes of content: grown once or never */
 	j->units = g_array_sized_new(FALSE, FALSE, sizeof(unit),

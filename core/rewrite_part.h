@@ -35,7 +35,7 @@ typedef struct edit {
 typedef struct part_job {
 	gsize off, end;          /* content in the raw message */
 	GMimeContentEncoding enc;
-	const char *charset;     /* as declared, or NULL */
+	const char *charset;     /* as browsers decode the declared one (mime_codec_browser_charset), or NULL */
 	iconv_t to_cs;           /* UTF-8 -> charset, or (iconv_t)-1 */
 	const char *c;           /* content (raw + off) */
 	gsize clen;
