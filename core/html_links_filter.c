@@ -68,8 +68,11 @@ html_filter_prepare(html_prepared *pf, const html_filter *f)
 	}
 	if (f->tracker_url != NULL)
 		pf->tracker = url_norm_http(f->tracker_url, NULL, &valid);
-	if (pf->tracker != NULL)
-		pf->tracker_open = g_strconcat(pf->tracker, g_str_has_suffix(pf->tracker, "/") ? "" : "/", "o/", NULL);
+	if (pf->tracker != NULL) {
+		const char *slash = g_str_has_suffix(pf->tracker, "/") ? "" : "/";
+		pf->tracker_open = g_strconcat(pf->tracker, slash, "o/", NULL);
+		pf->tracker_click = g_strconcat(pf->tracker, slash, "c/", NULL);
+	}
 }
 
 void
@@ -79,6 +82,7 @@ html_filter_clear(html_prepared *pf)
 	g_ptr_array_unref(pf->skip);
 	g_free(pf->tracker);
 	g_free(pf->tracker_open);
+	g_free(pf->tracker_click);
 }
 
 /* Is host one of the domains, or under one? */
@@ -156,7 +160,10 @@ html_filter_judge(const html_prepared *pf, const html_link *l, gboolean notrack,
 		return l->verdict;
 	if (notrack)
 		return HTML_SKIP_NOTRACK;
-	if (pf->tracker != NULL && g_str_has_prefix(l->target, pf->tracker))
+	/* our own links only: with base_url https://example.com/t, a link to
+	 * https://example.com/terms is the sender's */
+	if (pf->tracker != NULL && (g_str_has_prefix(l->target, pf->tracker_click) ||
+	    g_str_has_prefix(l->target, pf->tracker_open)))
 		return HTML_SKIP_TRACKER;
 	for (i = 0; i < pf->skip->len; i++)
 		if (strcmp(l->target, g_ptr_array_index(pf->skip, i)) == 0)

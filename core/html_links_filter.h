@@ -31,6 +31,7 @@ typedef struct html_prepared {
 	GPtrArray *skip;
 	char *tracker;
 	char *tracker_open;      /* tracker + "/o/": where our open pixels are */
+	char *tracker_click;     /* tracker + "/c/": where our click links are */
 	const char *charset;
 	word_index text_words;
 	word_index url_words;

@@ -234,6 +234,27 @@ test_old_pixels(void **state)
 	html_links_ctx_free(ctx);
 }
 
+/* A tracker base URL with a path: only its /c/ and /o/ links are ours,
+ * not the sender's pages that share the prefix. */
+static void
+test_tracker_with_path(void **state)
+{
+	const char *html = "<a href=\"https://www.example.com/terms\">t</a><a href=\"https://www.example.com/team\">m</a>"
+	    "<a href=\"https://www.example.com/t/c/abc/def\">c</a><a href=\"https://www.example.com/t/o/abc.gif\">o</a>"
+	    "<a href=\"https://www.example.com/t\">base</a>";
+	const html_verdict want[] = { HTML_TRACK, HTML_TRACK, HTML_SKIP_TRACKER, HTML_SKIP_TRACKER, HTML_TRACK };
+	html_filter f = { NULL, NULL, "https://www.example.com/t", NULL };
+	html_scan s = { 0 };
+
+	(void)state;
+	assert_true(html_links_scan(NULL, html, strlen(html), &f, &s, NULL));
+	assert_int_equal(s.links->len, G_N_ELEMENTS(want));
+	for (gsize k = 0; k < G_N_ELEMENTS(want); k++)
+		assert_string_equal(html_links_verdict_name(g_array_index(s.links, html_link, k).verdict),
+		    html_links_verdict_name(want[k]));
+	html_links_clear(&s);
+}
+
 /* Every scan case, with one tokenizer reused for all of them. */
 static void
 test_scan(void **state)
@@ -463,6 +484,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scan),
+		cmocka_unit_test(test_tracker_with_path),
 		cmocka_unit_test(test_reuse),
 		cmocka_unit_test(test_target),
 		cmocka_unit_test(test_values),
