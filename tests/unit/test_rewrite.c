@@ -237,6 +237,18 @@ static const rw_case cases[] = {
 	  .clicks = TRUE,
 	  .want = REWRITE_UNCHANGED,
 	  .reason = "no HTML body part" },
+	{ .label = "multipart/related: an HTML part with a Content-ID but disposition attachment is not a body part",
+	  .raw = HDR "Content-Type: multipart/related; boundary=\"b1\"\n\n"
+	    "--b1\nContent-Type: text/html; charset=us-ascii\n\n<p><a href=\"https://e.example/body\">b</a></p>\n"
+	    "--b1\nContent-Type: text/html; charset=us-ascii\nContent-ID: <doc1>\n"
+	    "Content-Disposition: attachment; filename=\"invoice.html\"\n\n<a href=\"https://e.example/att\">a</a>\n--b1--\n",
+	  .opens = TRUE,
+	  .clicks = TRUE,
+	  .want = REWRITE_DONE,
+	  .reason = "in 1 HTML parts",
+	  .links = 1,
+	  .pixel = TRUE,
+	  .targets = { "https://e.example/body" } },
 	{ .label = "text/plain only",
 	  .raw = HDR "Content-Type: text/plain\n\nhttps://e.example/\n",
 	  .opens = TRUE,
