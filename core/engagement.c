@@ -587,7 +587,10 @@ engagement_classify(const eng_data *data, const eng_event *ev, const eng_params 
 		why = g_strdup_printf("%s: address in %s", s->name, net);
 		g_free(net);
 	} else if (ev->kind == ENG_CLICKED && params != NULL && params->click_window > 0 &&
-	    ev->sent_at >= 0 && ev->at - ev->sent_at < params->click_window) {
+	    ev->sent_at >= 0 && ev->at - ev->sent_at < params->click_window &&
+	    ev->at - ev->sent_at > -(gint64)params->click_window) {
+		/* (a click long before the recorded sending time says the
+		 * milter's and the tracker's clocks disagree: no timing then) */
 		cls = ENG_SCANNER;
 		why = g_strdup_printf("clicked %" G_GINT64_FORMAT " s after sending (less than %d s)",
 		    MAX(ev->at - ev->sent_at, 0), params->click_window);

@@ -20,7 +20,9 @@
  *   1. HEAD request -> scanner;  2. no User-Agent -> scanner;
  *   3. a user agent rule of the data file, in file order;
  *   4. an address range of the data file, longest prefix first;
- *   5. clicks: sooner than click_window s after sending -> scanner;
+ *   5. clicks: sooner than click_window s after sending -> scanner (a
+ *      click more than click_window s before the recorded sending time
+ *      means the milter's and the tracker's clocks differ: not judged);
  *   6. clicks: burst_links different links of the message (this one
  *      included) within click_window s of each other -> scanner;
  *   7. human.
