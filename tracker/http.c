@@ -22,6 +22,7 @@
 #include <microhttpd.h>
 
 #include "client_addr.h"
+#include "deadline.h"
 #include "http.h"
 #include "log.h"
 
@@ -45,6 +46,7 @@ struct tracker_http {
 	struct MHD_Daemon *daemon;
 	snap_holder *snaps;
 	recorder *rec;
+	deadline *dl;                    /* connection_timeout per request */
 	struct MHD_Response *pixel, *not_found, *not_allowed, *too_long, *too_many, *health;
 };
 
@@ -233,6 +235,8 @@ answer(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
 	tracker_snap *snap;
 	enum MHD_Result ret;
 
+	if (*req == NULL)
+		deadline_seen(h->dl, conn);  /* the request is in: its clock stops */
 	if (!head && strcmp(method, MHD_HTTP_METHOD_GET) != 0)
 		return MHD_queue_response(conn, MHD_HTTP_METHOD_NOT_ALLOWED, h->not_allowed);
 	if (*req == NULL) {
@@ -285,6 +289,8 @@ tracker_http_start(int listen_fd, const crm_config *cfg, snap_holder *snaps, rec
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
 	struct MHD_OptionItem opts[] = {
 		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_logger, NULL },
+		{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)deadline_notify, NULL },
+		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)deadline_completed, NULL },
 		{ MHD_OPTION_LISTEN_SOCKET, listen_fd, NULL },
 		{ MHD_OPTION_CONNECTION_LIMIT, t->max_connections, NULL },
 		{ MHD_OPTION_PER_IP_CONNECTION_LIMIT, t->per_ip_connections, NULL },
@@ -296,6 +302,9 @@ tracker_http_start(int listen_fd, const crm_config *cfg, snap_holder *snaps, rec
 
 	h->snaps = snaps;
 	h->rec = rec;
+	h->dl = deadline_new(t->connection_timeout);
+	opts[1].ptr_value = h->dl;
+	opts[2].ptr_value = h->dl;
 	h->pixel = pixel_response();
 	h->not_found = fixed_response(body_404, strlen(body_404), "text/plain");
 	h->not_allowed = fixed_response(body_405, strlen(body_405), "text/plain");
@@ -318,6 +327,7 @@ tracker_http_start(int listen_fd, const crm_config *cfg, snap_holder *snaps, rec
 		g_set_error(err, G_IO_ERROR, G_IO_ERROR_FAILED,
 		    "cannot start the HTTP server (libmicrohttpd)");
 		free_responses(h);
+		deadline_free(h->dl);
 		close(listen_fd);
 		g_free(h);
 		return NULL;
@@ -332,6 +342,7 @@ tracker_http_stop(tracker_http *h)
 	if (h == NULL)
 		return NULL;
 	MHD_stop_daemon(h->daemon);     /* waits for the requests; closes the socket */
+	h->dl = deadline_free(h->dl);   /* after: every connection is closed */
 	free_responses(h);
 	g_free(h);
 	return NULL;

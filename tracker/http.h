@@ -13,7 +13,8 @@
  * max_url_length }: 414; more header fields than max_headers: 431;
  * requests that do not fit max_request_size are refused by the library
  * (414 or 431). Connections: max_connections in all, per_ip_connections
- * from one address, connection_timeout seconds idle.
+ * from one address, connection_timeout seconds idle or to send a request
+ * (deadline.h).
  *
  * Threads: tracker { threads } polling threads sharing the connections
  * (epoll), or 0 for a thread per connection. Requests read the reloadable

@@ -240,6 +240,50 @@ PY
 expect "per_ip_connections: a fifth connection is refused; connection_timeout closes idle ones" \
 	"fifth-closed 4 timeout-ok" "$out"
 expect "serving again once they are gone" 200 "$(req hz4 "$BASE/healthz")"
+# a client sending one header line every 0.4 s is never idle for
+# connection_timeout (2 s), yet must finish its request within it; a
+# keep-alive client that asks twice, well within it each time, is served
+out=$(python3 - "$PORT" <<'PY'
+import socket, sys, time
+port = int(sys.argv[1])
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+start = time.time()
+closed_after = None
+s.settimeout(0.4)
+while time.time() - start < 8:
+    try:
+        if s.recv(1) == b"":
+            closed_after = time.time() - start
+            break
+    except socket.timeout:
+        pass
+    except ConnectionResetError:
+        closed_after = time.time() - start
+        break
+    try:
+        s.sendall(b"X-Drip: 1\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        closed_after = time.time() - start
+        break
+k = socket.create_connection(("127.0.0.1", port))
+answers = 0
+for _ in range(2):
+    k.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    k.settimeout(3)
+    data = b""
+    while b"ok\n" not in data:
+        chunk = k.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    answers += b" 200 " in data and b"ok\n" in data
+    time.sleep(1.2)
+print("closed" if closed_after is not None and closed_after < 4 else "open-%s" % closed_after, answers)
+PY
+)
+expect "connection_timeout bounds the time to send a request (slow headers are closed); keep-alive requests are served" \
+	"closed 2" "$out"
 
 # ------------------------------------------------------------ the spool
 # opens of A: browser (human; the second key's and the query string's
