@@ -668,6 +668,13 @@ token_ring_load(const char *path, GError **err)
 		    (unsigned)(st.st_mode & 07777), path);
 		goto out;
 	}
+	if ((st.st_mode & 0020) != 0) {
+		/* the group reads it (crm-milter); it must not replace the keys */
+		g_set_error(err, token_error(), 4,
+		    "%s: key file is writable by its group (mode %04o): chmod g-w %s", path,
+		    (unsigned)(st.st_mode & 07777), path);
+		goto out;
+	}
 	if (st.st_size > KEYFILE_MAX) {
 		g_set_error(err, token_error(), 3, "%s: larger than %d bytes", path, KEYFILE_MAX);
 		goto out;

@@ -4,7 +4,8 @@
  *
  * Key file (tracking { key_file }): one key per line, "<key id> <base64
  * secret of at least 32 bytes>"; the first line signs, every line
- * verifies (keys rotate by adding a new first line). `crm-milterctl keygen`
+ * verifies (a new key goes in second until every tracker has it, then
+ * first: see key_file in conf/options.def). `crm-milterctl keygen`
  * prints a new line.
  *
  * URLs (the shape is ours; the issue fixes the prefixes):

@@ -102,6 +102,7 @@ static const perm_case perm_cases[] = {
 	{ "world-readable", 0644, "open to others (mode 0644)" },
 	{ "world-writable only", 0602, "open to others (mode 0602)" },
 	{ "world-executable only", 0601, "open to others (mode 0601)" },
+	{ "group-writable", 0660, "writable by its group (mode 0660)" },
 };
 
 /* token_ring_load refuses a key file others may use. */
