@@ -211,9 +211,9 @@ track(SMFICTX *ctx, conn_ctx *c, msg_ctx *m, const crm_decision *d,
 			off += n;
 		}
 		if (ok) {
-			log_msg(CRM_LOG_INFO, ctx_qid(m), "tracking: %u links in %u HTML parts%s%s",
-			    stats.links, stats.parts, stats.pixel ? ", pixel" : "",
-			    stats.old_pixels > 0 ? ", quoted pixels of earlier mail neutralised" : "");
+			/* the reason also names the parts and links left alone, and why */
+			log_msg(CRM_LOG_INFO, ctx_qid(m), "tracking: %s%s", reason != NULL ? reason : "done",
+			    stats.old_pixels > 0 ? "; quoted pixels of earlier mail neutralised" : "");
 		} else {
 			log_msg(CRM_LOG_ERR, ctx_qid(m), "tracking: the MTA refused the new body");
 			g_clear_pointer(&hex, g_free);

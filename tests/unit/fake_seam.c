@@ -12,6 +12,7 @@ fake_ctx_new(void)
 	c->macros = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	c->edits = g_ptr_array_new_with_free_func(g_free);
 	c->unasked = g_ptr_array_new_with_free_func(g_free);
+	c->body = g_byte_array_new();
 	return c;
 }
 
@@ -23,6 +24,7 @@ fake_ctx_free(SMFICTX *c)
 	g_hash_table_unref(c->macros);
 	g_ptr_array_unref(c->edits);
 	g_ptr_array_unref(c->unasked);
+	g_byte_array_unref(c->body);
 	for (int i = 0; i <= SMFIM_LAST; i++)
 		g_free(c->symlist[i]);
 	g_free(c->reply);
@@ -119,5 +121,8 @@ int
 seam_replacebody(SMFICTX *c, const unsigned char *body, int len)
 {
 	g_ptr_array_add(c->edits, g_strdup_printf("replacebody %d", len));
+	if (c->refuse_body)
+		return MI_FAILURE;
+	g_byte_array_append(c->body, body, (guint)len);
 	return MI_SUCCESS;
 }

@@ -21,6 +21,8 @@ struct smfi_str {
 	GPtrArray *edits;        /* "chgheader Name idx value", "delrcpt x", ... */
 	char *symlist[SMFIM_LAST + 1]; /* macros asked for per stage (setsymlist) */
 	GPtrArray *unasked;      /* macros read that no symlist names, once any is set */
+	GByteArray *body;        /* every replacebody piece, in order */
+	gboolean refuse_body;    /* replacebody answers MI_FAILURE */
 };
 
 SMFICTX *fake_ctx_new(void);

@@ -17,6 +17,8 @@
 #include "milter/snapshot.h"
 #include "spool.h"
 #include "testutil.h"
+#include "token.h"
+#include <glib/gstdio.h>
 
 typedef struct {
 	const char *label;
@@ -499,6 +501,98 @@ test_negotiate(void **state)
 	fake_ctx_free(ctx);
 }
 
+/* Tracking through the callbacks: the new body reaches the MTA with
+ * replacebody in pieces of at most 64 KB, with the pixel and signed links
+ * in place of the original ones, and the message's tracking id is
+ * indexed. When the MTA refuses the body, the job is still queued, with
+ * no tracking id (nothing it could be looked up by went out). */
+static void
+test_tracking(void **state)
+{
+	fixture *f = *state;
+	char *keys = g_build_filename(f->dir, "tracking.keys", NULL);
+	guint8 secret[32];
+	char *b64, *line;
+	crm_config *cfg;
+	milter_runtime *rt;
+	GError *e = NULL;
+	GString *html = g_string_new("<html><body>\r\n");
+
+	memset(secret, 7, sizeof(secret));
+	b64 = g_base64_encode(secret, sizeof(secret));
+	line = g_strdup_printf("k1 %s\n", b64);
+	assert_true(g_file_set_contents(keys, line, -1, NULL));
+	assert_int_equal(g_chmod(keys, 0600), 0);
+	cfg = testutil_config(
+	    "milter { internal_domains = {\"example.com\"} tmp_dir = \"%s\" }\n"
+	    "spool { path = \"%s\" }\n"
+	    "crm \"local\" { type = ledger }\n"
+	    "rule \"outbound\" { direction = outbound save = \"local\" track = {opens, clicks} }\n"
+	    "tracking { base_url = \"https://t.example.com\" key_file = \"%s\" }\n",
+	    f->dir, f->spool, keys);
+	rt = runtime_new(cfg);
+	assert_true(runtime_load_keys(rt, &e));
+	snapshot_set(rt);
+	/* about 70 KB of HTML: the new body goes in two pieces */
+	for (int i = 0; i < 1000; i++)
+		g_string_append_printf(html, "<p>Paragraph %d of the proposal, with words to fill the line.</p>\r\n", i);
+	g_string_append(html, "<p><a href=\"https://www.example.com/p\">the offer</a></p>\r\n</body></html>\r\n");
+
+	for (int refuse = 0; refuse <= 1; refuse++) {
+		SMFICTX *ctx = connect_as(&cases[0]);
+		char *from[2] = { "<alice@example.com>", NULL }, *to[2] = { "<bob@customer.test>", NULL };
+		char *mid = g_strdup_printf("<track%d@example.com>", refuse);
+		char *sql = g_strdup_printf("SELECT track_id FROM tracked WHERE message_id = 'track%d@example.com'", refuse);
+		sqlite3_stmt *st;
+		guint pieces = 0;
+
+		ctx->refuse_body = refuse;
+		fake_set_macro(ctx, "{auth_authen}", "alice");
+		assert_int_equal(mlfi_envfrom(ctx, from), SMFIS_CONTINUE);
+		assert_int_equal(mlfi_envrcpt(ctx, to), SMFIS_CONTINUE);
+		fake_set_macro(ctx, "{i}", refuse ? "QT1" : "QT0");
+		assert_int_equal(mlfi_data(ctx), SMFIS_CONTINUE);
+		assert_int_equal(mlfi_header(ctx, "From", "Alice <alice@example.com>"), SMFIS_CONTINUE);
+		assert_int_equal(mlfi_header(ctx, "To", "bob@customer.test"), SMFIS_CONTINUE);
+		assert_int_equal(mlfi_header(ctx, "Subject", "Offer"), SMFIS_CONTINUE);
+		assert_int_equal(mlfi_header(ctx, "Message-ID", mid), SMFIS_CONTINUE);
+		assert_int_equal(mlfi_header(ctx, "MIME-Version", "1.0"), SMFIS_CONTINUE);
+		assert_int_equal(mlfi_header(ctx, "Content-Type", "text/html; charset=utf-8"), SMFIS_CONTINUE);
+		assert_int_equal(mlfi_eoh(ctx), SMFIS_CONTINUE);
+		assert_int_equal(mlfi_body(ctx, (unsigned char *)html->str, html->len), SMFIS_CONTINUE);
+		assert_int_equal(mlfi_eom(ctx), SMFIS_CONTINUE);
+		for (guint i = 0; i < ctx->edits->len; i++)
+			pieces += g_str_has_prefix(g_ptr_array_index(ctx->edits, i), "replacebody ");
+		if (!refuse) {
+			g_byte_array_append(ctx->body, (const guint8 *)"", 1);
+			assert_int_equal(pieces, 2);
+			assert_true(ctx->body->len > 65535);
+			assert_non_null(strstr((char *)ctx->body->data, "src=\"https://t.example.com/o/"));
+			assert_non_null(strstr((char *)ctx->body->data, "href=\"https://t.example.com/c/"));
+			assert_null(strstr((char *)ctx->body->data, "href=\"https://www.example.com/p\""));
+			assert_non_null(strstr((char *)ctx->body->data, "<p>Paragraph 999 of the proposal"));
+		} else
+			assert_int_equal(pieces, 1);     /* the first piece was refused */
+		st = db_prepare(f->db, sql, NULL);
+		assert_non_null(st);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		if (refuse)
+			assert_int_equal(sqlite3_column_type(st, 0), SQLITE_NULL);
+		else
+			assert_int_equal(strlen((const char *)sqlite3_column_text(st, 0)), 2 * TOKEN_ID_LEN);
+		sqlite3_reset(st);
+		assert_int_equal(mlfi_close(ctx), SMFIS_CONTINUE);
+		fake_ctx_free(ctx);
+		g_free(mid);
+		g_free(sql);
+	}
+	install(f, "", f->spool);
+	g_string_free(html, TRUE);
+	g_free(line);
+	g_free(b64);
+	g_free(keys);
+}
+
 /* Close without any message, and callbacks with no context. */
 static void
 test_no_context(void **state)
@@ -525,6 +619,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_abort_and_reload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_sessions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_context, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tracking, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_negotiate, setup, teardown),
 	};
 
