@@ -155,14 +155,44 @@ attr_is(const pass *p, myhtml_tree_attr_t *a, const char *key, gsize n)
 	return kp.length == n && kp.begin + n <= p->len && g_ascii_strncasecmp(p->buf + kp.begin, key, n) == 0;
 }
 
-/* Keep some link text (bounded). */
+/* Keep some link text (bounded). Pieces join as rendered: nothing
+ * between two pieces split only by inline markup ("<b>Un</b>subscribe"
+ * reads "Unsubscribe"), a blank where a block or line break falls
+ * (text_break). */
 static void
 text_add(scan_state *s, const char *t, gsize n)
 {
 	if (s->text->len >= LINK_TEXT_MAX)
 		return;
 	g_string_append_len(s->text, t, MIN(n, LINK_TEXT_MAX - s->text->len));
-	g_string_append_c(s->text, ' ');
+}
+
+/* A word boundary in the link text, unless there is one already. */
+static void
+text_break(scan_state *s)
+{
+	if (s->text->len > 0 && s->text->len < LINK_TEXT_MAX && s->text->str[s->text->len - 1] != ' ')
+		g_string_append_c(s->text, ' ');
+}
+
+/* Does a tag (open or close) separate words when rendered? Blocks, table
+ * cells, line breaks, images (their alt is a word of its own). */
+static gboolean
+breaks_text(myhtml_tag_id_t id)
+{
+	switch (id) {
+	case MyHTML_TAG_BR: case MyHTML_TAG_P: case MyHTML_TAG_DIV: case MyHTML_TAG_TD:
+	case MyHTML_TAG_TH: case MyHTML_TAG_TR: case MyHTML_TAG_TBODY: case MyHTML_TAG_TABLE:
+	case MyHTML_TAG_LI: case MyHTML_TAG_UL: case MyHTML_TAG_OL: case MyHTML_TAG_DL:
+	case MyHTML_TAG_DT: case MyHTML_TAG_DD: case MyHTML_TAG_BLOCKQUOTE: case MyHTML_TAG_HR:
+	case MyHTML_TAG_CENTER: case MyHTML_TAG_SECTION: case MyHTML_TAG_HEADER:
+	case MyHTML_TAG_FOOTER: case MyHTML_TAG_ARTICLE: case MyHTML_TAG_IMG:
+	case MyHTML_TAG_H1: case MyHTML_TAG_H2: case MyHTML_TAG_H3: case MyHTML_TAG_H4:
+	case MyHTML_TAG_H5: case MyHTML_TAG_H6:
+		return TRUE;
+	default:
+		return FALSE;
+	}
 }
 
 /* Keep raw bytes [begin, begin + n) as link text, decoded as kind (see
@@ -190,8 +220,11 @@ text_add_attr(pass *p, myhtml_tree_attr_t *a)
 {
 	myhtml_position_t vp = myhtml_attribute_value_raw_position(a);
 
-	if (vp.length > 0)
+	if (vp.length > 0) {
+		text_break(p->s);
 		text_add_raw(p, vp.begin, vp.length, 'a');
+		text_break(p->s);
+	}
 }
 
 /* The open link is complete: judge it. */
@@ -426,6 +459,8 @@ on_token(myhtml_tree_t *tree, myhtml_token_node_t *tok, void *ctx)
 	default:
 		break;
 	}
+	if (s->open >= 0 && breaks_text(id))
+		text_break(s);
 	if (tok_is_close(tok)) {
 		if (id == MyHTML_TAG_BODY && !p->mso)
 			s->body_end = tok_element(tok).begin + p->shift;

@@ -114,6 +114,12 @@ static const scan_case scan_cases[] = {
 	    { "a", HTML_SKIP_UNSUBSCRIBE_TEXT, "https://e.example/u4", "https://e.example/u4", '"', FALSE, FALSE },
 	    { "a", HTML_SKIP_UNSUBSCRIBE_URL, "https://e.example/list/unsubscribe?u=9", "https://e.example/list/unsubscribe?u=9", '"', FALSE, FALSE },
 	    { "a", HTML_TRACK, "https://e.example/prefs", "https://e.example/prefs", '"', FALSE, FALSE } } },
+	{ "link text split by inline markup reads as rendered",
+	  "<a href=\"https://e.example/s1\"><span style=\"color:red\">Un</span>subscribe</a>"
+	  "<a href=\"https://e.example/s2\"><b>Opt</b>-<i>out</i></a>",
+	  NULL, NULL, 2,
+	  { { "a", HTML_SKIP_UNSUBSCRIBE_TEXT, "https://e.example/s1", "https://e.example/s1", '"', FALSE, FALSE },
+	    { "a", HTML_SKIP_UNSUBSCRIBE_TEXT, "https://e.example/s2", "https://e.example/s2", '"', FALSE, FALSE } } },
 	{ "List-Unsubscribe target (host case differs), notrack, tracker, excluded domains",
 	  "<a href=\"https://lists.example.com/unsub?id=1\">here</a><a data-crm-notrack href=\"https://e.example/p\">p</a>"
 	  "<a href=\"https://e.example/q\" data-crm-notrack=\"1\">q</a><a href=\"https://t.example.com/c/abc/def\">t</a>"
