@@ -626,6 +626,7 @@ rewrite_parsed(const guint8 *raw, gsize len, GMimeMessage *given, gint64 headers
 	body = body_start(headers_end, raw, len);
 	hl = g_mime_object_get_header_list(GMIME_OBJECT(msg));
 	if (g_mime_header_list_contains(hl, "DKIM-Signature") ||
+	    g_mime_header_list_contains(hl, "DomainKey-Signature") ||
 	    g_mime_header_list_contains(hl, "ARC-Message-Signature"))
 		r.refuse = g_strdup("already DKIM/ARC-signed: crm-milter must be placed before the signer");
 	if (r.refuse == NULL)

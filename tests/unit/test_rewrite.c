@@ -178,6 +178,13 @@ static const rw_case cases[] = {
 	  .clicks = TRUE,
 	  .want = REWRITE_REFUSED,
 	  .reason = "before the signer" },
+	{ .label = "DomainKeys-signed (the older scheme): never modified",
+	  .raw = "DomainKey-Signature: a=rsa-sha1; q=dns; c=nofws; s=sel; d=example.com; b=dGVzdA==\n" HDR
+	    "Content-Type: text/html; charset=us-ascii\n\n<p><a href=\"https://e.example/\">x</a></p>\n",
+	  .opens = TRUE,
+	  .clicks = TRUE,
+	  .want = REWRITE_REFUSED,
+	  .reason = "before the signer" },
 	{ .label = "S/MIME multipart/signed: never modified",
 	  .file = "mail/outbound/10-signed-smime.eml",
 	  .opens = TRUE,
