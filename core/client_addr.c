@@ -48,7 +48,7 @@ client_addr_resolve(const char *peer, const char *xff, const GPtrArray *proxies)
 {
 	char **hops;
 	char *out;
-	int n, seen = 0;
+	int n;
 
 	if (peer == NULL)
 		return NULL;
@@ -57,7 +57,7 @@ client_addr_resolve(const char *peer, const char *xff, const GPtrArray *proxies)
 		return out;
 	hops = g_strsplit(xff, ",", -1);
 	n = (int)g_strv_length(hops);
-	for (int i = n - 1; i >= 0 && seen < CLIENT_ADDR_HOPS; i--, seen++) {
+	for (int i = n - 1; i >= 0 && i >= n - CLIENT_ADDR_HOPS; i--) {
 		char *a = hop_address(g_strstrip(hops[i]));
 
 		if (a == NULL)

@@ -45,6 +45,7 @@ void
 html_filter_prepare(html_prepared *pf, const html_filter *f)
 {
 	gboolean valid;
+	char *tracker;
 	gsize i;
 
 	memset(pf, 0, sizeof(*pf));
@@ -66,12 +67,12 @@ html_filter_prepare(html_prepared *pf, const html_filter *f)
 		if (t != NULL)
 			g_ptr_array_add(pf->skip, t);
 	}
-	if (f->tracker_url != NULL)
-		pf->tracker = url_norm_http(f->tracker_url, NULL, &valid);
-	if (pf->tracker != NULL) {
-		const char *slash = g_str_has_suffix(pf->tracker, "/") ? "" : "/";
-		pf->tracker_open = g_strconcat(pf->tracker, slash, "o/", NULL);
-		pf->tracker_click = g_strconcat(pf->tracker, slash, "c/", NULL);
+	tracker = f->tracker_url != NULL ? url_norm_http(f->tracker_url, NULL, &valid) : NULL;
+	if (tracker != NULL) {
+		const char *slash = g_str_has_suffix(tracker, "/") ? "" : "/";
+		pf->tracker_open = g_strconcat(tracker, slash, "o/", NULL);
+		pf->tracker_click = g_strconcat(tracker, slash, "c/", NULL);
+		g_free(tracker);
 	}
 }
 
@@ -80,7 +81,6 @@ html_filter_clear(html_prepared *pf)
 {
 	g_ptr_array_unref(pf->domains);
 	g_ptr_array_unref(pf->skip);
-	g_free(pf->tracker);
 	g_free(pf->tracker_open);
 	g_free(pf->tracker_click);
 }
@@ -162,7 +162,7 @@ html_filter_judge(const html_prepared *pf, const html_link *l, gboolean notrack,
 		return HTML_SKIP_NOTRACK;
 	/* our own links only: with base_url https://example.com/t, a link to
 	 * https://example.com/terms is the sender's */
-	if (pf->tracker != NULL && (g_str_has_prefix(l->target, pf->tracker_click) ||
+	if (pf->tracker_click != NULL && (g_str_has_prefix(l->target, pf->tracker_click) ||
 	    g_str_has_prefix(l->target, pf->tracker_open)))
 		return HTML_SKIP_TRACKER;
 	for (i = 0; i < pf->skip->len; i++)

@@ -29,9 +29,8 @@ typedef struct word_index {
 typedef struct html_prepared {
 	GPtrArray *domains;
 	GPtrArray *skip;
-	char *tracker;
-	char *tracker_open;      /* tracker + "/o/": where our open pixels are */
-	char *tracker_click;     /* tracker + "/c/": where our click links are */
+	char *tracker_open;      /* base URL + "/o/": where our open pixels are; NULL: no tracker */
+	char *tracker_click;     /* base URL + "/c/": where our click links are */
 	const char *charset;
 	word_index text_words;
 	word_index url_words;

@@ -143,7 +143,7 @@ client_address(struct MHD_Connection *conn, const crm_config *cfg)
 	char *peer = sockaddr_text(ci != NULL ? ci->client_addr : NULL), *out;
 	GString *xff;
 
-	if (cfg->tracker.trusted_proxies->len == 0 || !client_addr_trusted(cfg->tracker.trusted_proxies, peer))
+	if (cfg->tracker.trusted_proxies->len == 0)
 		return peer;
 	xff = g_string_new(NULL);
 	MHD_get_connection_values(conn, MHD_HEADER_KIND, add_xff, xff);
