@@ -32,7 +32,8 @@ message_gmime_init(void)
 }
 
 /* Inline: disposition inline on an image or a part with a Content-ID, or
- * a Content-ID target inside multipart/related. */
+ * a Content-ID target inside multipart/related, unless its disposition
+ * says attachment (a file attached there with a Content-ID). */
 gboolean
 message_part_is_inline(GMimeObject *parent, GMimeObject *part)
 {
@@ -41,6 +42,8 @@ message_part_is_inline(GMimeObject *parent, GMimeObject *part)
 	const char *cid = g_mime_object_get_content_id(part);
 	gboolean disp_inline = d != NULL && !g_mime_content_disposition_is_attachment(d);
 
+	if (d != NULL && g_mime_content_disposition_is_attachment(d))
+		return FALSE;
 	if (disp_inline && (cid != NULL || (ct != NULL && g_mime_content_type_is_type(ct, "image", "*"))))
 		return TRUE;
 	if (cid != NULL && parent != NULL && GMIME_IS_MULTIPART(parent) &&

@@ -5,7 +5,8 @@
  * Parts are sorted into body text, inline parts and attachments:
  * an inline part is one with Content-Disposition inline that is an image or
  * has a Content-ID, or any part with a Content-ID inside multipart/related
- * (a cid: reference target); those are never attachments, and neither are
+ * (a cid: reference target) whose disposition is not attachment; those are
+ * never attachments, and neither are
  * signatures (S/MIME, PGP) nor unnamed text parts (bodies, alternatives, a
  * calendar invitation's text/calendar). An attachment is any other leaf
  * with Content-Disposition attachment or a filename, or a non-text leaf

@@ -93,17 +93,13 @@ static void
 find_html(GMimeObject *parent, GMimeObject *part, gpointer data)
 {
 	GMimeContentType *ct = g_mime_object_get_content_type(part);
-	GMimeContentDisposition *d = g_mime_object_get_content_disposition(part);
 	GMimeDataWrapper *w;
 	GMimeStream *s;
 	part_job *j;
 	rw *r = data;
 
-	/* an explicit attachment is one even when multipart/related could
-	 * reach it by Content-ID (message_part_is_inline) */
 	if (!GMIME_IS_PART(part) || ct == NULL || !g_mime_content_type_is_type(ct, "text", "html") ||
-	    message_part_is_attachment(parent, part) ||
-	    (d != NULL && g_mime_content_disposition_is_attachment(d)))
+	    message_part_is_attachment(parent, part))
 		return;
 	w = g_mime_part_get_content(GMIME_PART(part));
 	s = w != NULL ? g_mime_data_wrapper_get_stream(w) : NULL;
