@@ -4,11 +4,12 @@
 # --html also tracking opens and clicks in every message).
 #
 # A command, not a test (not run by make check). As root, on this machine:
-#   bench/bench.sh [--html|-H] [-m COUNT] [-s SESSIONS] [-l BYTES] [-r REPEATS] [-t] [-w WARMUP]
+#   bench/bench.sh [--html|-H] [-b] [-m COUNT] [-s SESSIONS] [-l BYTES] [-r REPEATS] [-t] [-w WARMUP]
 #     -m 2000   messages per run          -s 10   smtp-source sessions
 #     -l 20480  message size in bytes     -r 1    rounds (see below)
 #     -t        also measure over TCP     -w 50   warm-up messages per run
 #     --html    newsletter HTML messages, crm-milter tracking each (below)
+#     -b        with --html, also the "replace" baseline (below)
 # Environment: top_builddir (default: the source tree) holds crm-milter,
 # crm-milterctl and bench/passthrough-milter; BENCH_PERF_DIR, when set,
 # gets a machine-wide "perf record" of each timed window (see README).
@@ -36,24 +37,33 @@
 # html-message.py checks all of them: with crm-milter one pixel and every
 # link rewritten, otherwise the HTML part untouched; any failure stops the
 # benchmark (exit 1, scratch dir kept).
+#
+# -b adds a third path to each round: the pass-through milter replacing
+# every body (bench/passthrough-milter -b) with crm-milter's tracked
+# output of the same message (made once by "crm-milterctl test --output").
+# Postfix then does what any tracking milter makes it do (store a second,
+# larger body, queue and send it) while the milter does none of
+# crm-milter's work. Two more ratios split crm-milter's gap: replace vs
+# pass (Postfix's share) and crm vs replace (crm-milter's own work).
 set -u
 . "$(dirname "$0")/../tests/lib/mta.sh"
 
-COUNT=2000 SESSIONS=10 SIZE=20480 REPEATS=1 TCP=0 WARMUP=50 HTML=0
+COUNT=2000 SESSIONS=10 SIZE=20480 REPEATS=1 TCP=0 WARMUP=50 HTML=0 REPLACE=0
 for a in "$@"; do
 	shift
 	case $a in --html) set -- "$@" -H ;; *) set -- "$@" "$a" ;; esac
 done
-while getopts "Hm:s:l:r:tw:h" opt; do
+while getopts "Hbm:s:l:r:tw:h" opt; do
 	case $opt in
 	H) HTML=1 ;;
+	b) REPLACE=1 ;;
 	m) COUNT=$OPTARG ;;
 	s) SESSIONS=$OPTARG ;;
 	l) SIZE=$OPTARG ;;
 	r) REPEATS=$OPTARG ;;
 	t) TCP=1 ;;
 	w) WARMUP=$OPTARG ;;
-	*) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+	*) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 	esac
 done
 
@@ -67,6 +77,10 @@ mta_require_bin "$PT_BIN" passthrough-milter
 HAVE_CRM=1
 [ -x "$top_builddir/crm-milter" ] || HAVE_CRM=0
 [ "$HAVE_CRM" = 1 ] || echo "note: $top_builddir/crm-milter not built: its rows are skipped" >&2
+if [ "$REPLACE" = 1 ] && { [ "$HTML" = 0 ] || [ "$HAVE_CRM" = 0 ]; }; then
+	echo "-b needs --html and a built crm-milter" >&2
+	exit 2
+fi
 
 mta_init bench
 RESULTS=$MTA_TMP/results
@@ -94,11 +108,32 @@ html_config() {
 	"$top_builddir/crm-milterctl" -c "$1" check-config >/dev/null || return 1
 }
 
+# tracked_body FILE: write crm-milter's tracked output of $HTML_MSG (as
+# crm-milterctl test makes it, with a run's config) to FILE, body only,
+# CRLF lines: what passthrough-milter -b sends back for every message.
+tracked_body() {
+	local dir=$MTA_TMP/replace-prep
+	mkdir -p "$dir"
+	mta_crm_config "$dir/crm.conf" "$dir/crm" "unix:$dir/unused.sock"
+	html_config "$dir/crm.conf" || return 1
+	"$top_builddir/crm-milterctl" -c "$dir/crm.conf" test --from alice@example.com \
+		--rcpt bob@external.test --daemon ORIGINATING --output "$dir/tracked.eml" "$HTML_MSG" \
+		>"$dir/test.json" || return 1
+	python3 - "$dir/tracked.eml" "$1" <<'EOF'
+import sys
+raw = open(sys.argv[1], "rb").read().replace(b"\r\n", b"\n")
+head, sep, body = raw.partition(b"\n\n")
+if not sep or b"/c/" not in body:
+    sys.exit("tracked_body: no tracked body in " + sys.argv[1])
+open(sys.argv[2], "wb").write(body.replace(b"\n", b"\r\n"))
+EOF
+}
+
 # html_check KIND WANT: check every message the sink dumped (WANT of them);
 # prints the checker's summary to stderr, false on any failure.
 html_check() {
 	local kind=$1 want=$2 got expect=untouched
-	[ "$kind" = crm ] && expect=tracked
+	[ "$kind" = crm ] || [ "$kind" = replace ] && expect=tracked
 	got=$(find "$MTA_SINK_DUMP" -type f | wc -l)
 	if [ "$got" != "$want" ]; then
 		echo "FAILED: the sink dumped $got messages, $want were delivered" >&2
@@ -148,6 +183,11 @@ one_run() {
 		mta_passthrough_start "$spec" || return 1
 		smtpd_milters=$(mta_postfix_milter "$spec")
 		;;
+	replace)
+		spec=$(milter_spec "$kind" "$sock" "$run")
+		mta_passthrough_start "$spec" -b "$REPLACE_BODY" || return 1
+		smtpd_milters=$(mta_postfix_milter "$spec")
+		;;
 	crm)
 		spec=$(milter_spec "$kind" "$sock" "$run")
 		mta_crm_config "$run/crm.conf" "$run/crm" "$spec"
@@ -195,7 +235,7 @@ one_run() {
 		printf "%.0f%% (steal %.0f%%)", t ? 100 * b / t : 0, t ? 100 * s / t : 0 }')
 
 	cpu=-
-	[ "$kind" = passthrough ] && cpu=$(cpu_seconds "$MTA_PT_PID")
+	[ "$kind" = passthrough ] || [ "$kind" = replace ] && cpu=$(cpu_seconds "$MTA_PT_PID")
 	[ "$kind" = crm ] && cpu=$(cpu_seconds "$MTA_CRM_PID")
 	if [ "$kind" = crm ]; then
 		# crm-milterctl lists at most 1000 jobs: "1000+" means at least that
@@ -225,6 +265,10 @@ SOCKS=unix
 [ "$TCP" = 1 ] && SOCKS="unix tcp"
 KINDS="passthrough"
 [ "$HAVE_CRM" = 1 ] && KINDS="passthrough crm"
+if [ "$REPLACE" = 1 ]; then
+	KINDS="passthrough replace crm" REPLACE_BODY=$MTA_TMP/tracked.body
+	tracked_body "$REPLACE_BODY" || { echo "could not make the tracked body" >&2; exit 1; }
+fi
 
 if [ "$HTML" = 1 ]; then
 	echo "bench: $COUNT HTML messages ($HTML_INFO), crm-milter tracking each, $SESSIONS sessions, $REPEATS round(s)" >&2
@@ -257,10 +301,18 @@ def med(key):
 base = med(("none", "-"))
 crm = "crm-milter tracking" if html else "crm-milter"
 names = {"none": "postfix alone", "passthrough": "postfix + passthrough-milter",
-         "crm": "postfix + " + crm}
-print("%-32s %-6s %8s %12s %11s %8s %11s %8s %11s" % ("path", "socket", "seconds",
+         "replace": "postfix + passthrough, body replaced", "crm": "postfix + " + crm}
+print("%-37s %-6s %8s %12s %11s %8s %11s %8s %11s" % ("path", "socket", "seconds",
       "delivered/s", "vs postfix", "vs pass", "milter cpu", "cpu/msg", "spool jobs"))
 verdicts = []
+# per-round ratios of path a's rate to path b's (b's seconds / a's)
+def round_ratios(a, b, sock):
+    return [rb[0] / ra[0] for rb, ra in zip(runs[(b, sock)], runs[(a, sock)])]
+def each(rounds):
+    if len(rounds) < 2:
+        return ""
+    return "; median of %d rounds: %s" % (len(rounds), " ".join("%.2f" % x for x in sorted(rounds)))
+splits = []
 for (kind, sock) in sorted(runs, key=lambda k: (k[1] != "-", k[1] != "unix", list(names).index(k[0]))):
     secs = med((kind, sock))
     ratio_pt = "-"
@@ -268,25 +320,30 @@ for (kind, sock) in sorted(runs, key=lambda k: (k[1] != "-", k[1] != "unix", lis
         # Each round runs the two paths back to back, so its own ratio is
         # measured at one speed of the machine; the ratio is the median of
         # the rounds' (the VM's speed drifts by a third over minutes).
-        rounds = [p[0] / c[0] for p, c in zip(runs[("passthrough", sock)], runs[(kind, sock)])]
+        rounds = round_ratios(kind, "passthrough", sock)
         r = statistics.median(rounds)
         ratio_pt = "%.2f" % r
         verdicts.append((sock, r, rounds))
+    if kind == "replace" and ("passthrough", sock) in runs:
+        rounds = round_ratios(kind, "passthrough", sock)
+        ratio_pt = "%.2f" % statistics.median(rounds)
+        splits.append(("Postfix taking the tracked body: replace vs pass", sock, rounds))
+        if ("crm", sock) in runs:
+            splits.append(("crm-milter's own work: crm vs replace", sock,
+                           round_ratios("crm", "replace", sock)))
     jobs = runs[(kind, sock)][-1][1]
     cpu = cpu_msg = "-"
     if runs[(kind, sock)][-1][2] != "-":
         c = statistics.median(float(r[2]) for r in runs[(kind, sock)])
         # milter CPU covers the warm-up too
         cpu, cpu_msg = "%.2fs" % c, "%.2fms" % (1000 * c / (count + warmup))
-    print("%-32s %-6s %8.2f %12.0f %11.2f %8s %11s %8s %11s" % (names[kind], sock, secs,
+    print("%-37s %-6s %8.2f %12.0f %11.2f %8s %11s %8s %11s" % (names[kind], sock, secs,
           count / secs, base / secs, ratio_pt, cpu, cpu_msg, jobs))
 if not verdicts:
     print("target: %s >= 0.9x pass-through: NOT MEASURED (crm-milter not built)" % crm)
+for what, sock, rounds in splits:
+    print("split: %s (%s socket): %.2fx%s" % (what, sock, statistics.median(rounds), each(rounds)))
 for sock, r, rounds in verdicts:
-    if len(rounds) > 1:
-        each = "; median of %d rounds: %s" % (len(rounds), " ".join("%.2f" % x for x in sorted(rounds)))
-    else:
-        each = ""
     print("target: %s >= 0.9x pass-through (%s socket): %s (%.2fx%s)"
-          % (crm, sock, "MET" if r >= 0.9 else "NOT MET", r, each))
+          % (crm, sock, "MET" if r >= 0.9 else "NOT MET", r, each(rounds)))
 EOF

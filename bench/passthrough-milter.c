@@ -12,13 +12,23 @@
  * much the MTA waits for answers or sends. It continues at every step (SMFIS_ACCEPT is never used, so the
  * MTA streams the whole message as it would to a real filter).
  *
- * Usage: passthrough-milter -p SOCKET [-f] [-t TIMEOUT]
+ * With -b it is the "replace" baseline of bench.sh --html: every
+ * message's body is replaced (smfi_replacebody, in 64 KB pieces as
+ * crm-milter sends it) by the same prepared body, crm-milter's tracked
+ * output for the benchmark message. That is the work any tracking milter
+ * makes Postfix do (a second, larger body to store, queue and send),
+ * without crm-milter's own work (parse, rewrite, sign, spool).
+ *
+ * Usage: passthrough-milter -p SOCKET [-f] [-t TIMEOUT] [-b BODYFILE]
  *   -p SOCKET  unix:/path or inet:PORT@127.0.0.1
  *   -f         stay in the foreground (otherwise daemonize)
  *   -t SECS    libmilter's MTA I/O timeout (default 7210)
+ *   -b FILE    replace each body by FILE's bytes (CRLF lines, at most
+ *              BODY_MAX bytes), sent as they are
  *
  * No public functions. Per connection: the steps negotiated without a
- * reply (an unsigned long, made at negotiation, freed at close).
+ * reply (an unsigned long, made at negotiation, freed at close). The
+ * body of -b is read in main before any connection and only read after.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -31,8 +41,14 @@
 
 #include "milter/steps.h"
 
+#define BODY_MAX (16 * 1024 * 1024)   /* bytes of a -b body */
+#define PIECE_MAX 65535                 /* bytes per smfi_replacebody call */
+
 /* Set once in main, before any connection: is the socket a unix one? */
 static int pt_unix_socket;
+/* Set once in main, before any connection: the -b body (NULL: none). */
+static unsigned char *pt_body_data;
+static size_t pt_body_len;
 
 /* The answer to a step that continues: no answer when it was negotiated
  * without one on this connection. */
@@ -97,10 +113,21 @@ static sfsistat pt_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	return go_on(ctx, SMFIP_NR_BODY);
 }
 
-/* End of message: let it go unchanged. */
+/* End of message: let it go unchanged, or with the -b body. A refused
+ * piece tempfails the message: a baseline that silently did less work
+ * would flatter the comparison. */
 static sfsistat pt_eom(SMFICTX *ctx)
 {
-	(void)ctx;
+	size_t off = 0;
+
+	while (pt_body_data != NULL && off < pt_body_len) {
+		size_t n = pt_body_len - off < PIECE_MAX ? pt_body_len - off : PIECE_MAX;
+		if (smfi_replacebody(ctx, pt_body_data + off, (int)n) != MI_SUCCESS) {
+			fprintf(stderr, "passthrough-milter: smfi_replacebody refused\n");
+			return SMFIS_TEMPFAIL;
+		}
+		off += n;
+	}
 	return SMFIS_CONTINUE;
 }
 
@@ -136,11 +163,13 @@ static sfsistat pt_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	unsigned long *nr = malloc(sizeof *nr);
 
 	(void)f2; (void)f3;
-	*pf0 = SMFIF_SETSYMLIST & f0;
+	*pf0 = (SMFIF_SETSYMLIST | (pt_body_data != NULL ? SMFIF_CHGBODY : 0)) & f0;
+	if (pt_body_data != NULL && (*pf0 & SMFIF_CHGBODY) == 0)
+		return SMFIS_REJECT;	/* cannot do what -b asks: refuse the connection */
 	*pf1 = (pt_unix_socket ? STEPS_NO_REPLY | STEPS_SKIPPED : STEPS_SKIPPED_TCP) & f1;
 	*pf2 = 0;
 	*pf3 = 0;
-	if (*pf0 != 0) {
+	if ((*pf0 & SMFIF_SETSYMLIST) != 0) {
 #define ASK(stage, names) (void)smfi_setsymlist(ctx, stage, (char *)names);
 		STEPS_MACROS(ASK)
 #undef ASK
@@ -159,9 +188,34 @@ static sfsistat pt_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 /* Print how to call us and exit with status 2. */
 static void usage(const char *prog)
 {
-	fprintf(stderr, "usage: %s -p SOCKET [-f] [-t TIMEOUT]\n"
+	fprintf(stderr, "usage: %s -p SOCKET [-f] [-t TIMEOUT] [-b BODYFILE]\n"
 		"  SOCKET: unix:/path or inet:PORT@127.0.0.1\n", prog);
 	exit(2);
+}
+
+/* Read the -b body into pt_body_data; 0, or -1 with a message printed. */
+static int load_body(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	size_t n;
+
+	if (f == NULL) {
+		fprintf(stderr, "passthrough-milter: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	pt_body_data = malloc(BODY_MAX + 1);
+	n = pt_body_data != NULL ? fread(pt_body_data, 1, BODY_MAX + 1, f) : 0;
+	if (pt_body_data == NULL || ferror(f) || n == 0 || n > BODY_MAX) {
+		fprintf(stderr, "passthrough-milter: %s: unreadable, empty or over %d bytes\n",
+			path, BODY_MAX);
+		fclose(f);
+		free(pt_body_data);
+		pt_body_data = NULL;
+		return -1;
+	}
+	fclose(f);
+	pt_body_len = n;
+	return 0;
 }
 
 /* Parse flags, register, open the socket and run libmilter's loop. */
@@ -173,8 +227,12 @@ int main(int argc, char **argv)
 	int timeout = 7210;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "p:ft:")) != -1) {
+	while ((opt = getopt(argc, argv, "p:ft:b:")) != -1) {
 		switch (opt) {
+		case 'b':
+			if (pt_body_data != NULL || load_body(optarg) != 0)
+				usage(argv[0]);
+			break;
 		case 'p':
 			sock = optarg;
 			break;
@@ -201,7 +259,7 @@ int main(int argc, char **argv)
 	memset(&desc, 0, sizeof desc);
 	desc.xxfi_name = (char *)"passthrough";
 	desc.xxfi_version = SMFI_VERSION;
-	desc.xxfi_flags = 0;
+	desc.xxfi_flags = pt_body_data != NULL ? SMFIF_CHGBODY : 0;
 	desc.xxfi_connect = pt_connect;
 	desc.xxfi_helo = pt_helo;
 	desc.xxfi_envfrom = pt_envfrom;

@@ -20,7 +20,7 @@
 #             mta_postfix_idle DIR [SECS], mta_postfix_sasl DIR (AUTH PLAIN,
 #             any user, password "secret", via a Dovecot-protocol stand-in)
 #   sendmail: see tests/lib/sendmail-setup.sh (sourced from here)
-#   milters:  mta_passthrough_start SPEC, mta_crm_config FILE DIR SOCKSPEC,
+#   milters:  mta_passthrough_start SPEC [ARGS], mta_crm_config FILE DIR SOCKSPEC,
 #             mta_crm_start CONF SOCKSPEC
 #   CRMs:     mta_emulator_start CONF.json (sets MTA_EMU), mta_emu METHOD PATH [JSON],
 #             mta_crm_script NAME [SINKMODE [PROGRAM...]],
@@ -462,10 +462,12 @@ EOF
 
 # ---------------------------------------------------------------- milters
 
-# Start the in-tree pass-through milter on SPEC (unix:/path or inet:P@host).
+# Start the in-tree pass-through milter on SPEC (unix:/path or inet:P@host);
+# further ARGS go to it (bench.sh: -b BODYFILE).
 mta_passthrough_start() {
 	local spec=$1 bin=$top_builddir/bench/passthrough-milter
-	"$bin" -p "$spec" -f >"$MTA_TMP/passthrough.log" 2>&1 &
+	shift
+	"$bin" -p "$spec" -f "$@" >"$MTA_TMP/passthrough.log" 2>&1 &
 	MTA_PT_PID=$!
 	mta_track "$MTA_PT_PID"
 	mta_wait_socket "$spec" 10 "$MTA_PT_PID"
