@@ -15,7 +15,7 @@
 #include "recorder.h"
 #include "db.h"
 #include "log.h"
-#include "prog.h"
+#include "outage.h"
 #include "spool.h"
 
 #define BATCH_MAX 500              /* events per transaction */
@@ -25,6 +25,7 @@
 #define LOOKUP_MAX 50000           /* cached lookups at most */
 #define WRITTEN_MAX 100000         /* keys remembered per bucket at most */
 #define WRITER_NICE 5              /* the writer yields to request threads */
+#define OUTAGE_LOG_US (60 * G_USEC_PER_SEC)   /* a failing spool: one line a minute */
 
 typedef struct {
 	gint64 at_us;
@@ -54,6 +55,7 @@ struct recorder {
 	crm_db *db;
 	char *db_path;
 	gint64 retry_at;               /* monotonic µs: no write before */
+	outage spool_down;             /* failed writes, for the log (monotonic µs) */
 	GHashTable *lookups;           /* hex id -> tracked_info *, cached */
 	gint64 lookups_born;           /* monotonic µs the cache was emptied */
 	GHashTable *written[2];        /* idem keys written in this and the
@@ -181,14 +183,14 @@ prune_recent(recorder *r, int window)
 
 /* The spool of the current config, opened (again) when needed. */
 static crm_db *
-spool_of(recorder *r, const crm_config *cfg)
+spool_of(recorder *r, const crm_config *cfg, GError **err)
 {
 	if (r->db != NULL && g_strcmp0(r->db_path, cfg->spool_path) == 0)
 		return r->db;
 	r->db = db_close(r->db);
 	g_free(r->db_path);
 	r->db_path = NULL;
-	r->db = prog_open_spool(cfg);
+	r->db = db_open(cfg->spool_path, cfg->busy_timeout, err);
 	if (r->db != NULL)
 		r->db_path = g_strdup(cfg->spool_path);
 	return r->db;
@@ -348,9 +350,10 @@ write_batch(recorder *r, const tracker_snap *snap)
 	const spool_new_job **jobs = g_new0(const spool_new_job *, n);
 	gint64 *ids = g_new0(gint64, n);
 	spool_status *status = g_new0(spool_status, n);
-	crm_db *db = spool_of(r, snap->cfg);
 	GError *e = NULL;
+	crm_db *db = spool_of(r, snap->cfg, &e);
 	gboolean ok = db != NULL;
+	gint64 now = g_get_monotonic_time(), down;
 	guint i, built_n = 0, njobs = 0;
 	GList *l = r->ready.head;
 
@@ -366,6 +369,10 @@ write_batch(recorder *r, const tracker_snap *snap)
 	if (ok && njobs > 0)
 		ok = spool_enqueue_batch(db, jobs, njobs, g_get_real_time() / G_USEC_PER_SEC, ids, status, &e);
 	if (ok) {
+		if ((down = outage_ok(&r->spool_down, now)) >= 0)
+			log_msg(CRM_LOG_NOTICE, NULL, "spool %s: writing again after %" G_GINT64_FORMAT
+			    " s and %" G_GUINT64_FORMAT " failed writes; %u events written",
+			    snap->cfg->spool_path, down / G_USEC_PER_SEC, r->spool_down.failures, n);
 		for (i = 0; i < njobs; i++)
 			g_hash_table_add(r->written[0], g_strdup(jobs[i]->idem_key));
 		for (i = 0; i < n; i++) {
@@ -375,12 +382,21 @@ write_batch(recorder *r, const tracker_snap *snap)
 			event_free(ev);
 		}
 	} else {
-		if (db != NULL)
-			log_msg(CRM_LOG_WARNING, NULL, "spool %s: %s; %u events wait", snap->cfg->spool_path,
-			    e ? e->message : "?", r->ready.length);
+		/* tried every RETRY_US: the first failure and one a minute are logged */
+		if (outage_fail(&r->spool_down, now, OUTAGE_LOG_US)) {
+			if (r->spool_down.failures == 1)
+				log_msg(CRM_LOG_WARNING, NULL, "spool %s: %s; %u events wait (retried every "
+				    "second, logged once a minute)", snap->cfg->spool_path, e ? e->message : "?",
+				    r->ready.length);
+			else
+				log_msg(CRM_LOG_WARNING, NULL, "spool %s: %s; %u events wait (failing for %"
+				    G_GINT64_FORMAT " s, %" G_GUINT64_FORMAT " failed writes)", snap->cfg->spool_path,
+				    e ? e->message : "?", r->ready.length,
+				    (now - r->spool_down.since) / G_USEC_PER_SEC, r->spool_down.failures);
+		}
 		g_clear_error(&e);
 		r->db = db_close(r->db);     /* reopen next time */
-		r->retry_at = g_get_monotonic_time() + RETRY_US;
+		r->retry_at = now + RETRY_US;
 	}
 	for (i = 0; i < built_n; i++)
 		built_clear(&built[i]);

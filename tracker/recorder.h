@@ -21,7 +21,9 @@
  * under load and the writer catches up when requests leave room; the
  * memory bound absorbs bursts of a few seconds at full speed (measured on
  * 2 cores: the writer stores about 75,000 events/s when it has a core). When the spool fails the
- * batch is kept and tried again a second later. recorder_stop judges and
+ * batch is kept and tried again a second later; the log says so at the
+ * first failure, then once a minute (core/outage.c), and once when the
+ * spool works again. recorder_stop judges and
  * writes everything still waiting before it returns.
  *
  * Ownership: recorder_add takes the event and its strings (freed by the

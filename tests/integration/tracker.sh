@@ -61,7 +61,7 @@ fi
 q() { "${SQL[@]}" "$DB" "$1"; }
 cat >"$CONF" <<EOF
 milter { user = "crm-milter"  tmp_dir = "$DIR/tmp" }
-spool { path = "$DB" }
+spool { path = "$DB"  busy_timeout = 300 }
 tracking { base_url = "$BASE"  key_file = "$KEYS" }
 tracker {
   listen = "127.0.0.1:$PORT"
@@ -345,6 +345,28 @@ expect "events of B and C" "msg-b@example.com|4 msg-c@example.com|1 " \
 	"$(q "SELECT message_id, count(*) FROM events WHERE message_id IN ('msg-b@example.com','msg-c@example.com') GROUP BY 1" | tr '\n' ' ')"
 expect "an id in no index is dead with the reason" "3|no tracked message has tracking id $D" \
 	"$(q "SELECT state, last_error FROM jobs WHERE idem_key LIKE 'event/opened/$D/%'")"
+
+# ------------------------------------------------------------ spool outage
+# Another process holds the spool's write lock for 4 s: the event waits in
+# memory, writes fail every ~1.3 s (busy_timeout 300 ms, retried a second
+# later), one warning says so (not one per try), and when the lock goes
+# the event is written and one line says the spool works again.
+warned=$(grep -c "events wait" "$LOG")
+"${SQL[@]}" "$DB" "BEGIN EXCLUSIVE; SELECT 1 FROM jobs LIMIT 1;" ".shell sleep 4" "ROLLBACK;" \
+	>/dev/null 2>&1 &
+LOCKER=$!
+mta_track "$LOCKER"
+sleep 0.5
+before=$(q "SELECT count(*) FROM jobs")
+req down -A "$UA_CHROME" "$("$MK" "$KEYS" "$BASE" open "$E")" >/dev/null
+wait "$LOCKER"
+for _ in $(seq 1 40); do grep -q "writing again" "$LOG" && break; sleep 0.1; done
+expect "spool outage: one warning for several failed writes" 1 $(($(grep -c "events wait" "$LOG") - warned)) \
+	"$(grep "spool" "$LOG" | tail -n 5)"
+again=$(sed -n 's/.*writing again after [0-9]* s and \([0-9]*\) failed writes; 1 events written.*/\1/p' "$LOG" | tail -n 1)
+expect "spool outage: the end is logged once, after 2 or more failed writes" yes \
+	"$([ "${again:-0}" -ge 2 ] && echo yes)" "$(grep "spool" "$LOG" | tail -n 5)"
+expect "spool outage: the waiting event is written" $((before + 1)) "$(q "SELECT count(*) FROM jobs")"
 
 # ------------------------------------------------------------ reload, stop
 printf '[scanner Broken\n' >"$DATA.bad"
