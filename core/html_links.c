@@ -637,8 +637,17 @@ html_links_scan(html_links_ctx *ctx, const char *html, gsize len, const html_fil
 		g_array_sort(out->old_pixels, by_start);
 	}
 	/* bytes after the last token were dropped by the tokenizer (a tag cut
-	 * off by the end): appending there is not safe either */
-	out->pixel_at = s.body_end >= 0 ? s.body_end : s.tail_ok && s.last_end == len ? (gssize)len : -1;
+	 * off by the end): appending there is not safe either. At the end, the
+	 * pixel goes before the final line breaks (plain text: the same state),
+	 * so a part that ended with one still does. */
+	if (s.body_end >= 0) {
+		out->pixel_at = s.body_end;
+	} else if (s.tail_ok && s.last_end == len) {
+		gsize at = len;
+		while (at > 0 && (html[at - 1] == '\n' || html[at - 1] == '\r'))
+			at--;
+		out->pixel_at = (gssize)at;
+	}
 done:
 	html_links_ctx_free(own);
 	if (s.error != NULL) {

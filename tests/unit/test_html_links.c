@@ -173,6 +173,9 @@ static const scan_case scan_cases[] = {
 	{ "no </body>, ends inside a title: no pixel", "<title>Offer", NULL, PIXEL_NONE, 0, { { 0 } } },
 	{ "no </body>, closed script and empty comment: the end", "<script>x()</script><!---->t<!-->", NULL, PIXEL_END, 0, { { 0 } } },
 	{ "no </body>, a </body> inside a title is text", "<title></body></title><p>x", NULL, PIXEL_END, 0, { { 0 } } },
+	{ "no </body>, ends with a line break: before it", "<p>x</p>\r\n", NULL, "\r\n", 0, { { 0 } } },
+	{ "no </body>, ends with blank lines: before them", "<p>x\n\n", NULL, "\n\n", 0, { { 0 } } },
+	{ "no </body>, only line breaks after a tag: right after it", "<p>x</p>\n\r\n", NULL, "\n\r\n", 0, { { 0 } } },
 };
 
 /* Open pixels of our tracker already in the HTML (quoted earlier mail). */
