@@ -187,7 +187,8 @@ main(int argc, char **argv)
 {
 	token_ring *ring = token_ring_from_text("bench AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n", "bench", NULL);
 	guint8 id[TOKEN_ID_LEN] = { 0 };
-	rewrite_opts o = { ring, "https://t.example.com", id, TRUE, TRUE, NULL, 0, html_links_ctx_new(NULL) };
+	rewrite_opts o = { .ring = ring, .base_url = "https://t.example.com", .track_id = id, .opens = TRUE, .clicks = TRUE,
+	    .exclude_domains = NULL, .max_html_size = 0, .tokenizer = html_links_ctx_new(NULL) };
 	double secs = argc > 2 ? g_ascii_strtod(argv[2], NULL) : 3.0;
 	GString *html;
 	job j = { 0 };

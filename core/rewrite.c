@@ -41,6 +41,9 @@ typedef struct rw {
 	GString *notes;          /* parts and groups left alone, for the reason */
 	GString *line;           /* apply's buffer, reused group after group */
 	token_signer *signer;    /* signs every link of the message (made on the first) */
+	gsize origin_len;        /* bytes of base_url before its path */
+	guint unsignable;        /* links whose target cannot be signed (too long, not a URL) */
+	guint too_long;          /* links whose click URL would be over max_click_path */
 	char *refuse;
 } rw;
 
@@ -351,8 +354,15 @@ make_edits(rw *r, part_job *j, const html_scan *sc, gboolean main_part)
 		if (r->signer == NULL)
 			r->signer = token_signer_new(r->o->ring);
 		url = token_signer_click_url(r->signer, r->o->base_url, r->o->track_id, r->next_link, l->target);
-		if (url == NULL) {
+		if (url == NULL || (r->o->max_click_path > 0 &&
+		    strlen(url) - r->origin_len > r->o->max_click_path)) {
+			/* the tracker would answer 414 (or the target is no URL) */
 			r->st.skipped++;
+			if (url == NULL)
+				r->unsignable++;
+			else
+				r->too_long++;
+			g_free(url);
 			continue;
 		}
 		r->next_link++;
@@ -552,6 +562,20 @@ do_part(rw *r, part_job *j, guint n, GError **err)
 
 /* ------------------------------------------------------------- message */
 
+/* Bytes of base_url before its path: what a request path leaves out. */
+static gsize
+origin_length(const char *base_url)
+{
+	GUri *u = base_url != NULL ? g_uri_parse(base_url, G_URI_FLAGS_ENCODED, NULL) : NULL;
+	gsize n = base_url != NULL ? strlen(base_url) : 0;
+
+	if (u != NULL) {
+		n -= MIN(n, strlen(g_uri_get_path(u)));
+		g_uri_unref(u);
+	}
+	return n;
+}
+
 /* Offset of the body: after the blank line that ends the header block. */
 static gsize
 body_start(gint64 he, const guint8 *raw, gsize len)
@@ -594,6 +618,7 @@ rewrite_parsed(const guint8 *raw, gsize len, GMimeMessage *given, gint64 headers
 	message_gmime_init();
 	r.unsub = g_ptr_array_new_with_free_func(g_free);
 	r.jobs = g_ptr_array_new_with_free_func(job_free);
+	r.origin_len = origin_length(opts->base_url);
 	r.notes = g_string_new(NULL);
 	r.line = g_string_sized_new(4096);
 	if (given != NULL) {
@@ -635,7 +660,7 @@ rewrite_parsed(const guint8 *raw, gsize len, GMimeMessage *given, gint64 headers
 		*reason = g_strdup(r.jobs->len == 0 ? "no HTML body part" : "neither opens nor clicks tracked");
 		goto done;
 	}
-	for (i = 0, pos = body; i < r.jobs->len; i++) {
+	for (i = 0, pos = body, size = len - body; i < r.jobs->len; i++) {
 		part_job *j = g_ptr_array_index(r.jobs, i);
 		if (j->off < pos || j->end < j->off || j->end > len) {
 			g_set_error(&e, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
@@ -651,18 +676,29 @@ rewrite_parsed(const guint8 *raw, gsize len, GMimeMessage *given, gint64 headers
 		}
 		if (r.refuse != NULL)
 			goto done;
+		/* bounded as it grows: every part's new bytes are held until the end */
+		if (j->changed)
+			size = size - (j->end - j->off) + j->outlen;
+		if (opts->max_body > 0 && size > opts->max_body) {
+			g_set_error(&e, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "the tracked body would be over "
+			    "%" G_GSIZE_FORMAT " bytes (max_message_size)", opts->max_body);
+			st = REWRITE_FAILED;
+			goto done;
+		}
 	}
+	if (r.unsignable > 0)
+		note(&r, "%u links with a target that cannot be signed (over %d bytes or not a URL)",
+		    r.unsignable, TOKEN_TARGET_MAX);
+	if (r.too_long > 0)
+		note(&r, "%u links whose click URL would be over tracker max_url_length (%" G_GSIZE_FORMAT ")",
+		    r.too_long, opts->max_click_path);
 	if (r.st.parts == 0) {
 		*reason = g_strdup_printf("nothing to rewrite (%u links left alone%s%s)", r.st.skipped,
 		    r.notes->len > 0 ? "; " : "", r.notes->str);
 		goto done;
 	}
-	/* the new body in one allocation: raw between the changed parts */
-	for (i = 0, size = len - body; i < r.jobs->len; i++) {
-		part_job *j = g_ptr_array_index(r.jobs, i);
-		if (j->changed)
-			size = size - (j->end - j->off) + j->outlen;
-	}
+	/* the new body in one allocation (size counted above): raw between
+	 * the changed parts */
 	g_byte_array_set_size(new_body, size);
 	for (i = 0, pos = body, at = 0; i < r.jobs->len; i++) {
 		part_job *j = g_ptr_array_index(r.jobs, i);

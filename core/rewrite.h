@@ -47,16 +47,20 @@
  * attachment: both are refused, to be safe). Nested message/rfc822 parts
  * (forwarded mail) are never looked into.
  * Left alone per part (the others are still done): HTML over
- * max_html_size once decoded, uuencoded parts, unusable charsets.
+ * max_html_size once decoded, uuencoded parts, unusable charsets. Left
+ * alone per link: a target that cannot be signed (over TOKEN_TARGET_MAX
+ * or not a URL) and one whose click URL's path would be over
+ * max_click_path. A new body over max_body fails the whole rewrite.
  *
  * Links: numbered in document order across the message, from 0; the pixel
  * goes into the first HTML part (the main one) before its last </body>, or
- * at its end when it has none and ends in plain text (not when it ends
- * inside a tag, comment or script: the pixel would not be markup there;
- * not in an empty part: its boundary would move). Targets of the
- * List-Unsubscribe header are not rewritten. Open pixels of our tracker
- * already in the HTML (a reply or forward quoting earlier tracked mail)
- * get src="": whoever opens this message has not opened that one.
+ * at its end, before the final line breaks, when it has none and ends in
+ * plain text (not when it ends inside a tag, comment or script: the pixel
+ * would not be markup there; not in an empty part: its boundary would
+ * move). Targets of the List-Unsubscribe header are not rewritten. Open
+ * pixels of our tracker already in the HTML (a reply or forward quoting
+ * earlier tracked mail) get src="": whoever opens this message has not
+ * opened that one.
  *
  * Ownership: the caller owns raw, opts (and its tokenizer, which one
  * thread uses at a time: crm-milter keeps idle ones in its runtime) and
@@ -81,6 +85,10 @@ typedef struct rewrite_opts {
 	gboolean opens, clicks;
 	const char *const *exclude_domains;   /* NULL-terminated, or NULL */
 	gsize max_html_size;                  /* decoded bytes of one HTML part; 0: no limit */
+	gsize max_click_path;                 /* bytes of a click URL's path (the tracker's
+	                                         max_url_length); longer: left alone; 0: no limit */
+	gsize max_body;                       /* bytes of the new body; over: REWRITE_FAILED
+	                                         (max_message_size); 0: no limit */
 	html_links_ctx *tokenizer;            /* reused across calls by one thread; NULL: one per call */
 } rewrite_opts;
 

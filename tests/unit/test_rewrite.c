@@ -648,7 +648,8 @@ test_cases(void **state)
 	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
 		const rw_case *c = &cases[i];
 		GByteArray *raw = case_raw(c), *body = g_byte_array_new(), *full;
-		rewrite_opts o = { ring, BASE, track_id, c->opens, c->clicks, exclude, c->max_html, tok };
+		rewrite_opts o = { .ring = ring, .base_url = BASE, .track_id = track_id, .opens = c->opens, .clicks = c->clicks,
+		    .exclude_domains = exclude, .max_html_size = c->max_html, .tokenizer = tok };
 		rewrite_stats st = { 0 };
 		GError *err = NULL;
 		char *reason = NULL;
@@ -735,7 +736,8 @@ static void
 test_truncated(void **state)
 {
 	token_ring *ring = token_ring_from_text(KEYS, "test", NULL);
-	rewrite_opts o = { ring, BASE, track_id, TRUE, TRUE, NULL, 0, NULL };
+	rewrite_opts o = { .ring = ring, .base_url = BASE, .track_id = track_id, .opens = TRUE, .clicks = TRUE,
+	    .exclude_domains = NULL, .max_html_size = 0, .tokenizer = NULL };
 	const char *files[] = { "html/newsletter.eml", "html/apple-related-base64.eml", "html/iso-2022-jp.eml" };
 	gsize f, n;
 
@@ -761,10 +763,85 @@ test_truncated(void **state)
 	token_ring_free(ring);
 }
 
+/* The click URL of a target is bounded by the tracker's max_url_length
+ * (a longer one would answer 414: the link is left alone and the reason
+ * says why), and the new body by max_message_size (over it: FAILED, the
+ * original goes out). */
+static void
+test_limits(void **state)
+{
+	token_ring *ring = token_ring_from_text(KEYS, "test", NULL);
+	const char *targets[] = { cases[1].targets[0], cases[1].targets[1], cases[1].targets[2],
+	    cases[1].targets[3] };
+	rw_case c = { .file = cases[1].file };
+	GByteArray *raw = case_raw(&c);
+	gsize path[G_N_ELEMENTS(targets)], limit, i, want = 0, orig_body = 0;
+	const guint8 *sep;
+	GError *err = NULL;
+	rewrite_stats st;
+	char *reason = NULL;
+	GByteArray *body = g_byte_array_new();
+	rewrite_opts o = { .ring = ring, .base_url = BASE, .track_id = track_id, .opens = TRUE,
+	    .clicks = TRUE };
+
+	(void)state;
+	assert_string_equal(cases[1].file, "html/gmail.eml");
+	/* the request path of each link's click URL (BASE has no path) */
+	for (i = 0; i < G_N_ELEMENTS(targets); i++) {
+		char *url = token_click_url(ring, BASE, track_id, (guint)i, targets[i]);
+		assert_non_null(url);
+		path[i] = strlen(url) - strlen(BASE);
+		g_free(url);
+	}
+	limit = (path[0] + path[3]) / 2;       /* the long first link over, the short last one not */
+	assert_true(path[0] > limit && path[3] <= limit);
+	for (i = 0; i < G_N_ELEMENTS(targets); i++)
+		want += path[i] <= limit;
+
+	o.max_click_path = limit;
+	assert_int_equal(rewrite_message(raw->data, raw->len, &o, body, &st, &reason, &err), REWRITE_DONE);
+	assert_int_equal(st.links, want);
+	assert_int_equal(st.skipped, G_N_ELEMENTS(targets) - want);
+	assert_non_null(strstr(reason, "would be over tracker max_url_length"));
+	g_clear_pointer(&reason, g_free);
+	g_byte_array_set_size(body, 0);
+
+	o.max_click_path = 1;                  /* no link fits: only the pixel */
+	assert_int_equal(rewrite_message(raw->data, raw->len, &o, body, &st, &reason, &err), REWRITE_DONE);
+	assert_int_equal(st.links, 0);
+	assert_true(st.pixel);
+	g_clear_pointer(&reason, g_free);
+	g_byte_array_set_size(body, 0);
+
+	/* the body as it came is within max_body; tracked, it is not */
+	if ((sep = memmem(raw->data, raw->len, "\r\n\r\n", 4)) != NULL)
+		orig_body = raw->len - (gsize)(sep + 4 - raw->data);
+	else if ((sep = memmem(raw->data, raw->len, "\n\n", 2)) != NULL)
+		orig_body = raw->len - (gsize)(sep + 2 - raw->data);
+	assert_non_null(sep);
+	o.max_click_path = 0;
+	o.max_body = orig_body;
+	assert_int_equal(rewrite_message(raw->data, raw->len, &o, body, &st, &reason, &err), REWRITE_FAILED);
+	assert_true(g_error_matches(err, G_IO_ERROR, G_IO_ERROR_NO_SPACE));
+	assert_int_equal(body->len, 0);
+	g_clear_error(&err);
+	g_clear_pointer(&reason, g_free);
+
+	o.max_body = 4 * orig_body;
+	assert_int_equal(rewrite_message(raw->data, raw->len, &o, body, &st, &reason, &err), REWRITE_DONE);
+	assert_true(body->len > orig_body && body->len <= o.max_body);
+	assert_int_equal(st.links, G_N_ELEMENTS(targets));
+	g_free(reason);
+	g_byte_array_unref(body);
+	g_byte_array_unref(raw);
+	token_ring_free(ring);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_qp_soft_lines),
 		cmocka_unit_test(test_qp_layouts),
 		cmocka_unit_test(test_qp_two_links_a_line),

@@ -71,7 +71,8 @@ test_old_pixel(void **state)
 	token_ring *ring = token_ring_from_text(KEYS, "test", NULL);
 	char *old_px = token_open_url(ring, BASE, old_id), *new_px = token_open_url(ring, BASE, track_id);
 	char *new_img = html_links_pixel(new_px);
-	rewrite_opts o = { ring, BASE, track_id, TRUE, FALSE, NULL, 0, NULL };
+	rewrite_opts o = { .ring = ring, .base_url = BASE, .track_id = track_id, .opens = TRUE, .clicks = FALSE,
+	    .exclude_domains = NULL, .max_html_size = 0, .tokenizer = NULL };
 	char *html = g_strdup_printf("<p>Yes, let's talk.</p><blockquote><p>Dear Bob, our offer.</p>"
 	    "<img src=\"%s\" width=\"1\" height=\"1\" alt=\"\"></blockquote></body>", old_px);
 	char *want = g_strdup_printf("<p>Yes, let's talk.</p><blockquote><p>Dear Bob, our offer.</p>"
@@ -124,7 +125,8 @@ void
 test_qp_soft_lines(void **state)
 {
 	token_ring *ring = token_ring_from_text(KEYS, "test", NULL);
-	rewrite_opts o = { ring, BASE, track_id, FALSE, TRUE, NULL, 0, NULL };
+	rewrite_opts o = { .ring = ring, .base_url = BASE, .track_id = track_id, .opens = FALSE, .clicks = TRUE,
+	    .exclude_domains = NULL, .max_html_size = 0, .tokenizer = NULL };
 	GString *html = g_string_new("<div dir=\"ltr\">"), *raw = g_string_new(NULL), *enc = g_string_new(NULL);
 	GByteArray *body = g_byte_array_new();
 	rewrite_stats st = { 0 };
@@ -256,7 +258,8 @@ void
 test_qp_layouts(void **state)
 {
 	token_ring *ring = token_ring_from_text(KEYS, "test", NULL);
-	rewrite_opts o = { ring, BASE, track_id, TRUE, TRUE, NULL, 0, NULL };
+	rewrite_opts o = { .ring = ring, .base_url = BASE, .track_id = track_id, .opens = TRUE, .clicks = TRUE,
+	    .exclude_domains = NULL, .max_html_size = 0, .tokenizer = NULL };
 	char *open = token_open_url(ring, BASE, track_id), *px = html_links_pixel(open);
 	guint32 seed;
 
@@ -381,7 +384,8 @@ void
 test_qp_two_links_a_line(void **state)
 {
 	token_ring *ring = token_ring_from_text(KEYS, "test", NULL);
-	rewrite_opts o = { ring, BASE, track_id, FALSE, TRUE, NULL, 0, NULL };
+	rewrite_opts o = { .ring = ring, .base_url = BASE, .track_id = track_id, .opens = FALSE, .clicks = TRUE,
+	    .exclude_domains = NULL, .max_html_size = 0, .tokenizer = NULL };
 	const char *second = "https://e.example/second";
 	gsize pad;
 
