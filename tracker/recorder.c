@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 
 #include "recorder.h"
+#include "bursts.h"
 #include "db.h"
 #include "log.h"
 #include "outage.h"
@@ -26,11 +27,6 @@
 #define WRITTEN_MAX 100000         /* keys remembered per bucket at most */
 #define WRITER_NICE 5              /* the writer yields to request threads */
 #define OUTAGE_LOG_US (60 * G_USEC_PER_SEC)   /* a failing spool: one line a minute */
-
-typedef struct {
-	gint64 at_us;
-	guint link;
-} click_mark;
 
 /* What the index of tracked mail says about one tracking id. */
 typedef struct {
@@ -51,7 +47,7 @@ struct recorder {
 	/* the writer thread's own */
 	GQueue ready;                  /* rec_event *, to judge now */
 	GQueue waiting;                /* clicks, until at + window */
-	GHashTable *recent;            /* hex id -> GArray of click_mark */
+	bursts *recent;                /* recent clicks per message */
 	crm_db *db;
 	char *db_path;
 	gint64 retry_at;               /* monotonic µs: no write before */
@@ -118,65 +114,11 @@ recorder_add(recorder *r, rec_event *ev)
 
 /* ------------------------------------------------------------ bursts */
 
-/* Note a click of message hex in the recent clicks. */
-static void
-note_click(recorder *r, const char *hex, const rec_event *ev)
-{
-	GArray *marks = g_hash_table_lookup(r->recent, hex);
-	click_mark m = { ev->at_us, ev->link };
-
-	if (marks == NULL) {
-		marks = g_array_new(FALSE, FALSE, sizeof(click_mark));
-		g_hash_table_insert(r->recent, g_strdup(hex), marks);
-	}
-	g_array_append_val(marks, m);
-}
-
-/* Different links of message hex clicked within window s of ev. */
-static guint
-burst_links(recorder *r, const char *hex, const rec_event *ev, int window)
-{
-	GArray *marks = g_hash_table_lookup(r->recent, hex);
-	GArray *seen = g_array_new(FALSE, FALSE, sizeof(guint));
-	gint64 span = (gint64)window * G_USEC_PER_SEC;
-	guint n;
-
-	for (guint i = 0; marks != NULL && i < marks->len; i++) {
-		const click_mark *m = &g_array_index(marks, click_mark, i);
-		gboolean dup = FALSE;
-
-		if (m->at_us < ev->at_us - span || m->at_us > ev->at_us + span)
-			continue;
-		for (guint k = 0; k < seen->len && !dup; k++)
-			dup = g_array_index(seen, guint, k) == m->link;
-		if (!dup)
-			g_array_append_val(seen, m->link);
-	}
-	n = MAX(seen->len, 1);
-	g_array_unref(seen);
-	return n;
-}
-
 /* Forget clicks older than twice the window (none are waiting on them). */
 static void
 prune_recent(recorder *r, int window)
 {
-	gint64 cutoff = g_get_real_time() - (2 * (gint64)window + 1) * G_USEC_PER_SEC;
-	GHashTableIter it;
-	gpointer key, value;
-
-	g_hash_table_iter_init(&it, r->recent);
-	while (g_hash_table_iter_next(&it, &key, &value)) {
-		GArray *marks = value;
-		guint keep = 0;
-
-		for (guint i = 0; i < marks->len; i++)
-			if (g_array_index(marks, click_mark, i).at_us >= cutoff)
-				g_array_index(marks, click_mark, keep++) = g_array_index(marks, click_mark, i);
-		g_array_set_size(marks, keep);
-		if (keep == 0)
-			g_hash_table_iter_remove(&it);
-	}
+	bursts_prune(r->recent, g_get_real_time() - (2 * (gint64)window + 1) * G_USEC_PER_SEC);
 }
 
 /* ------------------------------------------------------------ the spool */
@@ -317,7 +259,8 @@ build_job(recorder *r, crm_db *db, const tracker_snap *snap, const rec_event *ev
 		return BUILD_FAILED;
 	e.sent_at = t->sent_at;
 	if (ev->kind == ENG_CLICKED)
-		e.burst_links = burst_links(r, hex, ev, snap->params.click_window);
+		e.burst_links = bursts_links(r->recent, hex, ev->at_us,
+		    (gint64)snap->params.click_window * G_USEC_PER_SEC);
 	cls = engagement_classify(snap->data, &e, &snap->params, &reason);
 	b->key = engagement_idem_key(ev->kind, hex, ev->link, cls, at);
 	if (written_before(r, b->key, at / ENGAGEMENT_BUCKET)) {
@@ -421,7 +364,7 @@ accept_fresh(recorder *r, const tracker_snap *snap, GQueue *fresh)
 			char hex[2 * TOKEN_ID_LEN + 1];
 
 			hex_id(ev->id, hex);
-			note_click(r, hex, ev);
+			bursts_note(r->recent, hex, ev->at_us, ev->link);
 			g_queue_push_tail(&r->waiting, ev);
 		} else {
 			g_queue_push_tail(&r->ready, ev);
@@ -517,8 +460,7 @@ recorder_start(snap_holder *snaps)
 	g_queue_init(&r->incoming);
 	g_queue_init(&r->ready);
 	g_queue_init(&r->waiting);
-	r->recent = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-	    (GDestroyNotify)g_array_unref);
+	r->recent = bursts_new();
 	r->lookups = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, tracked_info_free);
 	r->lookups_born = g_get_monotonic_time();
 	for (int i = 0; i < 2; i++)
@@ -541,7 +483,7 @@ recorder_stop(recorder *r)
 	g_queue_clear_full(&r->incoming, event_free);
 	g_queue_clear_full(&r->ready, event_free);
 	g_queue_clear_full(&r->waiting, event_free);
-	g_hash_table_unref(r->recent);
+	bursts_free(r->recent);
 	g_hash_table_unref(r->lookups);
 	for (int i = 0; i < 2; i++)
 		g_hash_table_unref(r->written[i]);
