@@ -199,6 +199,8 @@ typedef struct crm_tracker {
 	char *engagement_data;
 	int scanner_click_window;       /* s, 0: off */
 	int scanner_burst_links;        /* 0: off */
+	int max_events_per_message;     /* per hour, 0: no limit */
+	gint64 max_pending_size;        /* bytes of events waiting in memory */
 } crm_tracker;
 
 typedef struct crm_config {

@@ -17,6 +17,7 @@
 #include "db.h"
 #include "log.h"
 #include "outage.h"
+#include "quota.h"
 #include "spool.h"
 
 #define BATCH_MAX 500              /* events per transaction */
@@ -27,6 +28,8 @@
 #define WRITTEN_MAX 100000         /* keys remembered per bucket at most */
 #define WRITER_NICE 5              /* the writer yields to request threads */
 #define OUTAGE_LOG_US (60 * G_USEC_PER_SEC)   /* a failing spool: one line a minute */
+#define LOSS_LOG_US (60 * G_USEC_PER_SEC)     /* events not recorded: one line a minute */
+#define QUOTA_BUCKET 3600                     /* s: max_events_per_message is per hour */
 
 /* What the index of tracked mail says about one tracking id. */
 typedef struct {
@@ -43,7 +46,8 @@ struct recorder {
 	GQueue incoming;               /* rec_event *, from request threads */
 	gboolean stopping;
 	gint64 pending_bytes;          /* size of the events waiting (atomic) */
-	gint dropped;                  /* since the last report (atomic) */
+	gint64 max_pending;            /* max_pending_size (atomic: the writer sets it) */
+	gint dropped;                  /* over max_pending, since the writer took them (atomic) */
 	/* the writer thread's own */
 	GQueue ready;                  /* rec_event *, to judge now */
 	GQueue waiting;                /* clicks, until at + window */
@@ -52,6 +56,10 @@ struct recorder {
 	char *db_path;
 	gint64 retry_at;               /* monotonic µs: no write before */
 	outage spool_down;             /* failed writes, for the log (monotonic µs) */
+	quota *per_message;            /* events recorded per message this hour */
+	guint64 lost_full, lost_over;  /* not recorded since the last line: over
+	                                  max_pending_size, over max_events_per_message */
+	gint64 losses_logged;          /* monotonic µs of that line; 0: none yet */
 	GHashTable *lookups;           /* hex id -> tracked_info *, cached */
 	gint64 lookups_born;           /* monotonic µs the cache was emptied */
 	GHashTable *written[2];        /* idem keys written in this and the
@@ -99,7 +107,8 @@ recorder_add(recorder *r, rec_event *ev)
 {
 	gint64 size = event_size(ev);
 
-	if (__atomic_add_fetch(&r->pending_bytes, size, __ATOMIC_RELAXED) > RECORDER_MAX_BYTES) {
+	if (__atomic_add_fetch(&r->pending_bytes, size, __ATOMIC_RELAXED) >
+	    __atomic_load_n(&r->max_pending, __ATOMIC_RELAXED)) {
 		__atomic_sub_fetch(&r->pending_bytes, size, __ATOMIC_RELAXED);
 		g_atomic_int_inc(&r->dropped);
 		event_free(ev);
@@ -227,6 +236,7 @@ written_before(recorder *r, const char *key, gint64 bucket)
 typedef struct {
 	spool_new_job job;
 	char *profile, *key, *meta, *message_id;
+	char hex[2 * TOKEN_ID_LEN + 1];    /* the message, for its quota */
 } built_job;
 
 /* Free what a built job owns. */
@@ -239,22 +249,24 @@ built_clear(built_job *b)
 	g_free(b->message_id);
 }
 
-typedef enum { BUILD_FAILED, BUILD_OK, BUILD_SEEN } build_status;
+typedef enum { BUILD_FAILED, BUILD_OK, BUILD_SEEN, BUILD_OVER } build_status;
 
 /* Judge ev and build its job: BUILD_SEEN when this process wrote the
- * same event already, BUILD_FAILED when the database failed. */
+ * same event already, BUILD_OVER when its message had
+ * max_events_per_message this hour (hour: now's bucket), BUILD_FAILED
+ * when the database failed. */
 static build_status
 build_job(recorder *r, crm_db *db, const tracker_snap *snap, const rec_event *ev,
-    built_job *b, GError **err)
+    gint64 hour, built_job *b, GError **err)
 {
-	char hex[2 * TOKEN_ID_LEN + 1], *reason = NULL;
+	char *hex = b->hex, *reason = NULL;
 	gint64 at = ev->at_us / G_USEC_PER_SEC;
 	eng_event e = { ev->kind, ev->head ? "HEAD" : "GET", ev->user_agent, ev->client_ip, at, -1, 0 };
 	const tracked_info *t;
 	eng_class cls;
 
 	memset(b, 0, sizeof(*b));
-	hex_id(ev->id, hex);
+	hex_id(ev->id, b->hex);
 	if ((t = tracked_of(r, db, hex, err)) == NULL)
 		return BUILD_FAILED;
 	e.sent_at = t->sent_at;
@@ -267,6 +279,11 @@ build_job(recorder *r, crm_db *db, const tracker_snap *snap, const rec_event *ev
 		g_clear_pointer(&b->key, g_free);
 		g_free(reason);
 		return BUILD_SEEN;
+	}
+	if (!quota_take(r->per_message, hex, hour, (guint)snap->cfg->tracker.max_events_per_message)) {
+		g_clear_pointer(&b->key, g_free);
+		g_free(reason);
+		return BUILD_OVER;
 	}
 	b->message_id = g_strdup(t->message_id);
 	b->profile = g_strdup(t->profile != NULL ? t->profile :
@@ -297,13 +314,15 @@ write_batch(recorder *r, const tracker_snap *snap)
 	crm_db *db = spool_of(r, snap->cfg, &e);
 	gboolean ok = db != NULL;
 	gint64 now = g_get_monotonic_time(), down;
-	guint i, built_n = 0, njobs = 0;
+	gint64 hour = g_get_real_time() / G_USEC_PER_SEC / QUOTA_BUCKET;
+	guint i, built_n = 0, njobs = 0, over = 0;
 	GList *l = r->ready.head;
 
 	for (i = 0; ok && i < n; i++, l = l->next) {
-		build_status bs = build_job(r, db, snap, l->data, &built[built_n], &e);
+		build_status bs = build_job(r, db, snap, l->data, hour, &built[built_n], &e);
 
 		ok = bs != BUILD_FAILED;
+		over += bs == BUILD_OVER;
 		if (bs == BUILD_OK || bs == BUILD_FAILED)
 			built_n++;
 		if (bs == BUILD_OK)
@@ -316,6 +335,7 @@ write_batch(recorder *r, const tracker_snap *snap)
 			log_msg(CRM_LOG_NOTICE, NULL, "spool %s: writing again after %" G_GINT64_FORMAT
 			    " s and %" G_GUINT64_FORMAT " failed writes; %u events written",
 			    snap->cfg->spool_path, down / G_USEC_PER_SEC, r->spool_down.failures, n);
+		r->lost_over += over;
 		for (i = 0; i < njobs; i++)
 			g_hash_table_add(r->written[0], g_strdup(jobs[i]->idem_key));
 		for (i = 0; i < n; i++) {
@@ -338,6 +358,10 @@ write_batch(recorder *r, const tracker_snap *snap)
 				    (now - r->spool_down.since) / G_USEC_PER_SEC, r->spool_down.failures);
 		}
 		g_clear_error(&e);
+		/* judged again next time: the quota they took is given back */
+		for (i = 0; i < built_n; i++)
+			if (built[i].key != NULL)
+				quota_give_back(r->per_message, built[i].hex, hour);
 		r->db = db_close(r->db);     /* reopen next time */
 		r->retry_at = now + RETRY_US;
 	}
@@ -397,6 +421,26 @@ wake_time(recorder *r, int window)
 	return now + wait;
 }
 
+/* Log the events not recorded since the last such line: the first at
+ * once, then at most one line a minute (now: monotonic; all: at stop). */
+static void
+log_losses(recorder *r, const tracker_snap *snap, gint64 now, gboolean all)
+{
+	r->lost_full += (guint)g_atomic_int_and(&r->dropped, 0);
+	if (r->lost_full == 0 && r->lost_over == 0)
+		return;
+	if (!all && r->losses_logged != 0 && now - r->losses_logged < LOSS_LOG_US)
+		return;
+	log_msg(CRM_LOG_WARNING, NULL, "events answered but not recorded%s: %" G_GUINT64_FORMAT
+	    " over tracker max_pending_size (%" G_GINT64_FORMAT " KB waiting), %" G_GUINT64_FORMAT
+	    " over max_events_per_message (%d a message an hour)",
+	    r->losses_logged != 0 ? " since the last such line" : "", r->lost_full,
+	    snap->cfg->tracker.max_pending_size / 1024, r->lost_over,
+	    snap->cfg->tracker.max_events_per_message);
+	r->lost_full = r->lost_over = 0;
+	r->losses_logged = now;
+}
+
 /* The writer thread. */
 static gpointer
 writer(gpointer data)
@@ -412,7 +456,6 @@ writer(gpointer data)
 		GQueue fresh = G_QUEUE_INIT;
 		gboolean stop;
 		tracker_snap *snap;
-		int dropped;
 
 		g_mutex_lock(&r->lock);
 		while (r->incoming.length == 0 && !r->stopping)
@@ -425,15 +468,14 @@ writer(gpointer data)
 
 		snap = snap_holder_get(r->snaps);
 		window = snap->params.click_window;
+		__atomic_store_n(&r->max_pending, snap->cfg->tracker.max_pending_size, __ATOMIC_RELAXED);
 		accept_fresh(r, snap, &fresh);
 		release_waiting(r, snap, stop);
 		while (r->ready.length > 0 && (stop || r->retry_at <= g_get_monotonic_time()))
 			if (!write_batch(r, snap) && (!stop || ++stop_tries >= STOP_TRIES))
 				break;
 		prune_recent(r, window);
-		if ((dropped = g_atomic_int_and(&r->dropped, 0)) > 0)
-			log_msg(CRM_LOG_WARNING, NULL, "%d events dropped: %d MB of events already waiting",
-			    dropped, RECORDER_MAX_BYTES / (1024 * 1024));
+		log_losses(r, snap, g_get_monotonic_time(), stop);
 		if (stop && (r->ready.length == 0 || stop_tries >= STOP_TRIES)) {
 			if (r->ready.length > 0)
 				log_msg(CRM_LOG_ERR, NULL, "%u events lost: the spool failed at shutdown",
@@ -453,6 +495,7 @@ recorder *
 recorder_start(snap_holder *snaps)
 {
 	recorder *r = g_new0(recorder, 1);
+	tracker_snap *snap;
 
 	r->snaps = snaps;
 	g_mutex_init(&r->lock);
@@ -461,6 +504,10 @@ recorder_start(snap_holder *snaps)
 	g_queue_init(&r->ready);
 	g_queue_init(&r->waiting);
 	r->recent = bursts_new();
+	r->per_message = quota_new();
+	snap = snap_holder_get(snaps);
+	r->max_pending = snap->cfg->tracker.max_pending_size;
+	snap_unref(snap);
 	r->lookups = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, tracked_info_free);
 	r->lookups_born = g_get_monotonic_time();
 	for (int i = 0; i < 2; i++)
@@ -484,6 +531,7 @@ recorder_stop(recorder *r)
 	g_queue_clear_full(&r->ready, event_free);
 	g_queue_clear_full(&r->waiting, event_free);
 	bursts_free(r->recent);
+	quota_free(r->per_message);
 	g_hash_table_unref(r->lookups);
 	for (int i = 0; i < 2; i++)
 		g_hash_table_unref(r->written[i]);

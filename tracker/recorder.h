@@ -14,24 +14,27 @@
  * check), the message's Message-ID and the CRM profile of its save job;
  * an id not found there goes to the first crm profile of the config.
  *
- * Events wait in memory (at most RECORDER_MAX_BYTES of them; beyond that
- * new ones are dropped and counted in the log): a crash loses the events
- * of the last moments, never a request's answer. The writer runs at a
- * lower priority than the request threads (nice +5), so answers stay fast
- * under load and the writer catches up when requests leave room; the
- * memory bound absorbs bursts of a few seconds at full speed (measured on
- * 2 cores: the writer stores about 75,000 events/s when it has a core). When the spool fails the
- * batch is kept and tried again a second later; the log says so at the
- * first failure, then once a minute (core/outage.c), and once when the
- * spool works again. recorder_stop judges and
- * writes everything still waiting before it returns.
+ * Events wait in memory (at most tracker { max_pending_size } of them;
+ * beyond that new ones are not recorded): a crash loses the events of the
+ * last moments, never a request's answer. The writer runs at a lower
+ * priority than the request threads (nice +5), so answers stay fast under
+ * load and the writer catches up when requests leave room; the memory
+ * bound absorbs bursts of a few seconds at full speed (measured on 2
+ * cores: the writer stores about 75,000 events/s when it has a core). At
+ * most max_events_per_message events of one message are recorded an hour
+ * (core/quota.c; the same event again within a minute is one job and not
+ * counted). Events not recorded are counted in one log line, at once and
+ * then at most once a minute. When the spool fails the batch is kept and
+ * tried again a second later; the log says so at the first failure, then
+ * once a minute (core/outage.c), and once when the spool works again.
+ * recorder_stop judges and writes everything still waiting before it
+ * returns.
  *
  * Ownership: recorder_add takes the event and its strings (freed by the
  * recorder, also when it is dropped). recorder_stop frees the recorder
  * (NULL-safe, returns NULL).
  *
- * Public: recorder_start, recorder_add, recorder_stop, rec_event,
- *         RECORDER_MAX_BYTES.
+ * Public: recorder_start, recorder_add, recorder_stop, rec_event.
  */
 #ifndef CRM_TRACKER_RECORDER_H
 #define CRM_TRACKER_RECORDER_H
@@ -40,8 +43,6 @@
 #include "engagement.h"
 #include "snap.h"
 #include "token.h"
-
-#define RECORDER_MAX_BYTES (64 * 1024 * 1024)   /* events waiting, about */
 
 typedef struct rec_event {
 	eng_kind kind;

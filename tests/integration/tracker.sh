@@ -40,6 +40,7 @@ C=c0c1c2c3c4c5c6c7c8c9cacb
 D=d0d1d2d3d4d5d6d7d8d9dadb
 E=e0e1e2e3e4e5e6e7e8e9eaeb
 F=f0f1f2f3f4f5f6f7f8f9fafb
+G=909192939495969798999a9b
 
 mkdir -p "$DIR/tmp"
 python3 -c 'import base64,os; print("k2", base64.b64encode(os.urandom(32)).decode()); print("k1", base64.b64encode(os.urandom(32)).decode())' >"$KEYS"
@@ -73,6 +74,7 @@ tracker {
   per_ip_connections = 4
   trusted_proxies = {"127.0.0.1/32"}
   connection_timeout = 2
+  max_events_per_message = 10
 }
 crm "local" { type = ledger }
 EOF
@@ -368,6 +370,21 @@ expect "spool outage: the end is logged once, after 2 or more failed writes" yes
 	"$([ "${again:-0}" -ge 2 ] && echo yes)" "$(grep "spool" "$LOG" | tail -n 5)"
 expect "spool outage: the waiting event is written" $((before + 1)) "$(q "SELECT count(*) FROM jobs")"
 
+# ------------------------------------------------------------ per message
+# max_events_per_message = 10: 12 different clicks of G in the hour are
+# all answered, 10 recorded, and one line counts the 2 others
+before=$(q "SELECT count(*) FROM jobs")
+codes=''
+for n in $(seq 1 12); do
+	codes="$codes$(req g$n -A "$UA_CHROME" "$("$MK" "$KEYS" "$BASE" click "$G" "$n" "https://example.com/g$n")")"
+done
+expect "replayed clicks of one message are all answered" "$(printf '302%.0s' $(seq 1 12))" "$codes"
+for _ in $(seq 1 60); do grep -q "over max_events_per_message" "$LOG" && break; sleep 0.1; done
+sleep 1
+expect "max_events_per_message: 10 of the 12 recorded" $((before + 10)) "$(q "SELECT count(*) FROM jobs")"
+# (the 2 are counted in the log: checked after SIGTERM, which logs what a
+# minute's wait would)
+
 # ------------------------------------------------------------ reload, stop
 printf '[scanner Broken\n' >"$DATA.bad"
 cp "$DATA" "$DATA.good"
@@ -387,5 +404,10 @@ req late -A "$UA_CHROME" "$("$MK" "$KEYS" "$BASE" click "$A" 7 "https://example.
 mta_kill "$TRK" TERM
 if mta_wait_gone "$TRK" 5; then mta_ok "SIGTERM stops crm-tracker"; else mta_not_ok "SIGTERM stops crm-tracker"; fi
 expect "the click still waiting is written at SIGTERM" $((before + 1)) "$(q "SELECT count(*) FROM jobs")"
+# (one line or two: the 2 clicks may be judged in one batch or two)
+expect "events not recorded are logged: at once, then at most a line a minute, the rest at stop" "2 yes" \
+	"$(sed -n 's/.*not recorded.*, \([0-9]*\) over max_events_per_message.*/\1/p' "$LOG" | awk '{ s += $1 } END { print s }') $(
+	n=$(grep -c "not recorded" "$LOG"); [ "$n" -ge 1 ] && [ "$n" -le 2 ] && echo yes)" \
+	"$(grep "not recorded" "$LOG")"
 mta_check_log_clean "$LOG"
 mta_done
