@@ -16,12 +16,12 @@
  */
 #include <string.h>
 #include <arpa/inet.h>
-#include <sys/stat.h>
 #include <json-glib/json-glib.h>
 
 #include "engagement.h"
 #include "errline.h"
 #include "jsonb.h"
+#include "readfile.h"
 
 #define APPLIES_OPENS  0x1u
 #define APPLIES_CLICKS 0x2u
@@ -280,37 +280,11 @@ engagement_data_free(eng_data *data)
 #define line_error(err, name, line, ...) \
 	errline_set(err, eng_error(), 0, name, line, __VA_ARGS__)
 
-/* Read a regular file of at most max bytes (new string). */
-static char *
-read_bounded(const char *path, gsize max, GError **err)
-{
-	struct stat st;
-	char *text = NULL;
-	gsize len;
-
-	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
-		g_set_error(err, eng_error(), 0, "%s: not a readable file", path);
-		return NULL;
-	}
-	if ((guint64)st.st_size > max) {
-		g_set_error(err, eng_error(), 0, "%s: larger than %" G_GSIZE_FORMAT " bytes", path, max);
-		return NULL;
-	}
-	if (!g_file_get_contents(path, &text, &len, err))
-		return NULL;
-	if (memchr(text, '\0', len) != NULL) {
-		g_set_error(err, eng_error(), 0, "%s: contains a NUL byte", path);
-		g_free(text);
-		return NULL;
-	}
-	return text;
-}
-
 /* Networks of a ranges file (first CSV column) into section s. */
 static gboolean
 load_ranges_file(eng_section *s, guint section, const char *path, GError **err)
 {
-	char *text = read_bounded(path, RANGES_MAX, err);
+	char *text = readfile_text(path, RANGES_MAX, 0, NULL, NULL, err);
 	char **lines;
 	gboolean ok = TRUE;
 
@@ -508,7 +482,7 @@ engagement_data_from_text(const char *text, const char *name, const char *dir, G
 eng_data *
 engagement_data_load(const char *path, GError **err)
 {
-	char *text = read_bounded(path, DATA_MAX, err);
+	char *text = readfile_text(path, DATA_MAX, 0, NULL, NULL, err);
 	char *dir;
 	eng_data *d;
 

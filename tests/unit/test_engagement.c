@@ -327,7 +327,7 @@ static const error_case error_cases[] = {
 	{ "value that is only a comment", "[scanner S]\nagent = # none\n", "t:2: agent: the value is empty" },
 	{ "no equals sign", "[scanner S]\nagent Proofpoint\n", "t:2: expected KEY = VALUE or [CLASS NAME]" },
 	{ "missing ranges file", "[scanner S]\nranges-file = /nonexistent/egress.csv\n",
-	  "t:2: ranges-file: /nonexistent/egress.csv: not a readable file" },
+	  "t:2: ranges-file: /nonexistent/egress.csv: No such file or directory" },
 };
 
 /* Every malformed file is refused with file:line and why. */
