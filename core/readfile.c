@@ -29,7 +29,9 @@ readfile_text(const char *path, gsize max, int flags, gsize *len, int *nul_line,
 
 	if (nul_line != NULL)
 		*nul_line = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO (or a device) put in a file's place must not
+	 * block the open; it is refused as not regular just below */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		int e = errno;
 		fail(err, g_file_error_from_errno(e), path, g_strerror(e));

@@ -651,7 +651,7 @@ token_ring_load(const char *path, GError **err)
 	token_ring *ring = NULL;
 	int fd, e;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);   /* a FIFO: refused below, not waited on */
 	if (fd < 0) {
 		e = errno;
 		g_set_error(err, token_error(), 3, "%s: %s", path, g_strerror(e));

@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <glib.h>
@@ -368,6 +370,27 @@ test_ranges_file_error(void **state)
 	g_free(dir);
 }
 
+/* A FIFO in place of the data file is refused at once, not waited on
+ * (the alarm turns a hang into a failure). */
+static void
+test_data_fifo(void **state)
+{
+	char *dir = testutil_tmpdir();
+	char *path = g_build_filename(dir, "engagement.data", NULL);
+	GError *e = NULL;
+
+	(void)state;
+	assert_int_equal(mkfifo(path, 0600), 0);
+	alarm(5);
+	assert_null(engagement_data_load(path, &e));
+	alarm(0);
+	assert_non_null(strstr(e->message, "not a regular file"));
+	g_error_free(e);
+	g_free(path);
+	testutil_rmtree(dir);
+	g_free(dir);
+}
+
 /* ------------------------------------------------------------ the job */
 
 typedef struct job_case {
@@ -452,6 +475,7 @@ main(void)
 		cmocka_unit_test(test_data_semantics),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_ranges_file_error),
+		cmocka_unit_test(test_data_fifo),
 		cmocka_unit_test(test_job),
 		cmocka_unit_test(test_names),
 	};

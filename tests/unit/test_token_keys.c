@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <glib/gstdio.h>
@@ -150,6 +151,15 @@ test_keyfile_perms(void **state)
 	g_clear_error(&e);
 	assert_int_equal(g_chmod(dir, 0700), 0);
 	assert_null(token_ring_load(dir, &e));
+	assert_non_null(strstr(e->message, "not a regular file"));
+	g_clear_error(&e);
+	/* a FIFO in the file's place is refused at once, not waited on (the
+	 * alarm turns a hang into a failure) */
+	g_unlink(path);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	alarm(5);
+	assert_null(token_ring_load(path, &e));
+	alarm(0);
 	assert_non_null(strstr(e->message, "not a regular file"));
 	g_clear_error(&e);
 	g_unlink(path);
