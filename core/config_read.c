@@ -36,7 +36,7 @@ config_read_text(const char *path, int *line, char **why)
 	int fd;
 
 	*line = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);   /* a FIFO: refused, not waited on */
 	if (fd < 0) {
 		*why = g_strdup_printf("cannot open: %s", g_strerror(errno));
 		return NULL;

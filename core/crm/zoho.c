@@ -107,7 +107,7 @@ zoho_open(const conn_env *env, GError **err)
 		zoho_close(z);
 		return NULL;
 	}
-	z->lock_fd = open(p->token_file, O_RDONLY | O_CLOEXEC);
+	z->lock_fd = open(p->token_file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	z->params.grant = OAUTH_REFRESH_TOKEN;
 	z->params.profile = p->name;
 	z->params.token_url = g_strdup(p->token_url != NULL ? p->token_url : ZOHO_DEFAULT_TOKEN_URL);

@@ -13,6 +13,8 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -537,6 +539,17 @@ test_file_errors(void **state)
 	assert_string_equal(g_ptr_array_index(errors, 0), want);
 	g_free(want);
 	g_clear_pointer(&errors, g_ptr_array_unref);
+
+	/* a FIFO is refused at once, not waited on (the alarm: a hang fails) */
+	assert_int_equal(mkfifo(missing, 0600), 0);
+	alarm(5);
+	assert_null(config_load(missing, &errors));
+	alarm(0);
+	want = g_strconcat(missing, ": not a regular file", NULL);
+	assert_string_equal(g_ptr_array_index(errors, 0), want);
+	g_free(want);
+	g_clear_pointer(&errors, g_ptr_array_unref);
+	g_unlink(missing);
 
 	assert_null(config_load(s.path, &errors));
 	want = g_strconcat(s.path, ":3: the file contains a NUL byte", NULL);
