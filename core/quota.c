@@ -39,10 +39,11 @@ enter(quota *q, gint64 bucket)
 }
 
 gboolean
-quota_take(quota *q, const char *key, gint64 bucket, guint max)
+quota_take(quota *q, const char *key, gint64 bucket, guint max, gint64 *counted_in)
 {
 	guint n;
 
+	*counted_in = QUOTA_NONE;
 	if (max == 0)
 		return TRUE;
 	enter(q, bucket);
@@ -50,15 +51,16 @@ quota_take(quota *q, const char *key, gint64 bucket, guint max)
 	if (n >= max)
 		return FALSE;
 	g_hash_table_insert(q->counts, g_strdup(key), GUINT_TO_POINTER(n + 1));
+	*counted_in = q->bucket;
 	return TRUE;
 }
 
 void
-quota_give_back(quota *q, const char *key, gint64 bucket)
+quota_give_back(quota *q, const char *key, gint64 counted_in)
 {
 	guint n;
 
-	if (bucket != q->bucket)
+	if (counted_in == QUOTA_NONE || counted_in != q->bucket)
 		return;
 	n = GPOINTER_TO_UINT(g_hash_table_lookup(q->counts, key));
 	if (n > 1)

@@ -22,12 +22,17 @@
 
 typedef struct quota quota;
 
+#define QUOTA_NONE G_MININT64    /* counted in no bucket */
+
 quota *quota_new(void);
 quota *quota_free(quota *q);
 /* Count one event of key in bucket: TRUE when it is within max (0: no
- * limit), FALSE (not counted) when key has had max in this bucket. */
-gboolean quota_take(quota *q, const char *key, gint64 bucket, guint max);
-/* Undo a quota_take of key in bucket (nothing when the bucket is over). */
-void quota_give_back(quota *q, const char *key, gint64 bucket);
+ * limit), FALSE (not counted) when key has had max in this bucket.
+ * *counted_in gets the bucket it was counted in (QUOTA_NONE: not
+ * counted), for quota_give_back. */
+gboolean quota_take(quota *q, const char *key, gint64 bucket, guint max, gint64 *counted_in);
+/* Undo a quota_take of key that was counted in counted_in (nothing when
+ * that bucket is over, or for QUOTA_NONE). */
+void quota_give_back(quota *q, const char *key, gint64 counted_in);
 
 #endif

@@ -237,6 +237,7 @@ typedef struct {
 	spool_new_job job;
 	char *profile, *key, *meta, *message_id;
 	char hex[2 * TOKEN_ID_LEN + 1];    /* the message, for its quota */
+	gint64 counted_in;                 /* its quota's bucket (quota_take) */
 } built_job;
 
 /* Free what a built job owns. */
@@ -252,12 +253,12 @@ built_clear(built_job *b)
 typedef enum { BUILD_FAILED, BUILD_OK, BUILD_SEEN, BUILD_OVER } build_status;
 
 /* Judge ev and build its job: BUILD_SEEN when this process wrote the
- * same event already, BUILD_OVER when its message had
- * max_events_per_message this hour (hour: now's bucket), BUILD_FAILED
- * when the database failed. */
+ * same event already or it is in this batch (batch: the keys built so
+ * far, borrowed), BUILD_OVER when its message had max_events_per_message
+ * this hour (hour: now's bucket), BUILD_FAILED when the database failed. */
 static build_status
 build_job(recorder *r, crm_db *db, const tracker_snap *snap, const rec_event *ev,
-    gint64 hour, built_job *b, GError **err)
+    gint64 hour, GHashTable *batch, built_job *b, GError **err)
 {
 	char *hex = b->hex, *reason = NULL;
 	gint64 at = ev->at_us / G_USEC_PER_SEC;
@@ -275,16 +276,18 @@ build_job(recorder *r, crm_db *db, const tracker_snap *snap, const rec_event *ev
 		    (gint64)snap->params.click_window * G_USEC_PER_SEC);
 	cls = engagement_classify(snap->data, &e, &snap->params, &reason);
 	b->key = engagement_idem_key(ev->kind, hex, ev->link, cls, at);
-	if (written_before(r, b->key, at / ENGAGEMENT_BUCKET)) {
+	if (written_before(r, b->key, at / ENGAGEMENT_BUCKET) || g_hash_table_contains(batch, b->key)) {
 		g_clear_pointer(&b->key, g_free);
 		g_free(reason);
 		return BUILD_SEEN;
 	}
-	if (!quota_take(r->per_message, hex, hour, (guint)snap->cfg->tracker.max_events_per_message)) {
+	if (!quota_take(r->per_message, hex, hour, (guint)snap->cfg->tracker.max_events_per_message,
+	    &b->counted_in)) {
 		g_clear_pointer(&b->key, g_free);
 		g_free(reason);
 		return BUILD_OVER;
 	}
+	g_hash_table_add(batch, b->key);
 	b->message_id = g_strdup(t->message_id);
 	b->profile = g_strdup(t->profile != NULL ? t->profile :
 	    ((const crm_profile *)g_ptr_array_index(snap->cfg->profiles, 0))->name);
@@ -317,9 +320,10 @@ write_batch(recorder *r, const tracker_snap *snap)
 	gint64 hour = g_get_real_time() / G_USEC_PER_SEC / QUOTA_BUCKET;
 	guint i, built_n = 0, njobs = 0, over = 0;
 	GList *l = r->ready.head;
+	GHashTable *batch = g_hash_table_new(g_str_hash, g_str_equal);
 
 	for (i = 0; ok && i < n; i++, l = l->next) {
-		build_status bs = build_job(r, db, snap, l->data, hour, &built[built_n], &e);
+		build_status bs = build_job(r, db, snap, l->data, hour, batch, &built[built_n], &e);
 
 		ok = bs != BUILD_FAILED;
 		over += bs == BUILD_OVER;
@@ -336,8 +340,13 @@ write_batch(recorder *r, const tracker_snap *snap)
 			    " s and %" G_GUINT64_FORMAT " failed writes; %u events written",
 			    snap->cfg->spool_path, down / G_USEC_PER_SEC, r->spool_down.failures, n);
 		r->lost_over += over;
-		for (i = 0; i < njobs; i++)
+		/* built[i] is jobs[i] here (no BUILD_FAILED): one already in the
+		 * spool (written before a restart) took no room */
+		for (i = 0; i < njobs; i++) {
 			g_hash_table_add(r->written[0], g_strdup(jobs[i]->idem_key));
+			if (status[i] == SPOOL_DUPLICATE)
+				quota_give_back(r->per_message, built[i].hex, built[i].counted_in);
+		}
 		for (i = 0; i < n; i++) {
 			rec_event *ev = g_queue_pop_head(&r->ready);
 
@@ -361,7 +370,7 @@ write_batch(recorder *r, const tracker_snap *snap)
 		/* judged again next time: the quota they took is given back */
 		for (i = 0; i < built_n; i++)
 			if (built[i].key != NULL)
-				quota_give_back(r->per_message, built[i].hex, hour);
+				quota_give_back(r->per_message, built[i].hex, built[i].counted_in);
 		r->db = db_close(r->db);     /* reopen next time */
 		r->retry_at = now + RETRY_US;
 	}
@@ -371,6 +380,7 @@ write_batch(recorder *r, const tracker_snap *snap)
 	g_free(jobs);
 	g_free(ids);
 	g_free(status);
+	g_hash_table_unref(batch);
 	return ok;
 }
 

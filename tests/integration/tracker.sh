@@ -41,6 +41,7 @@ D=d0d1d2d3d4d5d6d7d8d9dadb
 E=e0e1e2e3e4e5e6e7e8e9eaeb
 F=f0f1f2f3f4f5f6f7f8f9fafb
 G=909192939495969798999a9b
+H=808182838485868788898a8b
 
 mkdir -p "$DIR/tmp"
 python3 -c 'import base64,os; print("k2", base64.b64encode(os.urandom(32)).decode()); print("k1", base64.b64encode(os.urandom(32)).decode())' >"$KEYS"
@@ -384,6 +385,32 @@ sleep 1
 expect "max_events_per_message: 10 of the 12 recorded" $((before + 10)) "$(q "SELECT count(*) FROM jobs")"
 # (the 2 are counted in the log: checked after SIGTERM, which logs what a
 # minute's wait would)
+
+# the same open replayed 15 times is one event and takes one of the 10:
+# with clicks of 9 links of H, all 10 are recorded and none is over. The
+# spool is locked meanwhile, so all of them are judged in one batch when
+# it frees (and each failed try gives its quota back); all in one minute.
+s=$((10#$(date +%S)))
+[ "$s" -lt 45 ] || sleep $((61 - s))
+before=$(q "SELECT count(*) FROM jobs")
+"${SQL[@]}" "$DB" "BEGIN EXCLUSIVE; SELECT 1 FROM jobs LIMIT 1;" ".shell sleep 4" "ROLLBACK;" \
+	>/dev/null 2>&1 &
+LOCKER=$!
+mta_track "$LOCKER"
+sleep 0.5
+OPEN_H=$("$MK" "$KEYS" "$BASE" open "$H")
+for _ in $(seq 1 15); do req h0 -A "$UA_CHROME" "$OPEN_H" >/dev/null; done
+for n in $(seq 1 9); do
+	req h$n -A "$UA_CHROME" "$("$MK" "$KEYS" "$BASE" click "$H" "$n" "https://example.com/h$n")" >/dev/null
+done
+wait "$LOCKER"
+for _ in $(seq 1 60); do
+	[ "$(q "SELECT count(*) FROM jobs")" -ge $((before + 10)) ] && break
+	sleep 0.1
+done
+sleep 1
+expect "an open replayed in one batch is one event: the open and 9 clicks of H recorded" $((before + 10)) \
+	"$(q "SELECT count(*) FROM jobs")" "$(grep "not recorded" "$LOG")"
 
 # ------------------------------------------------------------ reload, stop
 printf '[scanner Broken\n' >"$DATA.bad"
