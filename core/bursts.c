@@ -32,7 +32,19 @@ bursts_free(bursts *b)
 	return NULL;
 }
 
-/* Append the click; when the message has BURSTS_MARKS_MAX, the oldest goes. */
+/* The mark to drop from a full list: the oldest whose link has a newer
+ * mark (so a replayed link cannot push other links out), else the oldest. */
+static guint
+evictee(const GArray *marks)
+{
+	for (guint i = 0; i < marks->len; i++)
+		for (guint k = i + 1; k < marks->len; k++)
+			if (g_array_index(marks, click_mark, k).link == g_array_index(marks, click_mark, i).link)
+				return i;
+	return 0;
+}
+
+/* Append the click; when the message has BURSTS_MARKS_MAX, one goes. */
 void
 bursts_note(bursts *b, const char *hex, gint64 at_us, guint link)
 {
@@ -44,7 +56,7 @@ bursts_note(bursts *b, const char *hex, gint64 at_us, guint link)
 		g_hash_table_insert(b->recent, g_strdup(hex), marks);
 	}
 	if (marks->len >= BURSTS_MARKS_MAX)
-		g_array_remove_index(marks, 0);
+		g_array_remove_index(marks, evictee(marks));
 	g_array_append_val(marks, m);
 }
 

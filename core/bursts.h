@@ -4,9 +4,11 @@
  * clicked within seconds is a security scanner).
  *
  * Keyed by the message's tracking id (hex). At most BURSTS_MARKS_MAX
- * clicks are kept per message (the oldest goes first), so a client that
- * replays one click URL in a loop costs bounded memory and bounded work
- * per judged click; the caller prunes old clicks. No I/O, no clock: times
+ * clicks are kept per message, so a client that replays one click URL in
+ * a loop costs bounded memory and bounded work per judged click; when the
+ * list is full the oldest click of a link clicked again later goes first
+ * (a replay cannot push other links out and hide a burst), else the
+ * oldest. The caller prunes old clicks. No I/O, no clock: times
  * are the caller's (real time, microseconds).
  *
  * Ownership: bursts_new returns a table freed with bursts_free (NULL-safe,

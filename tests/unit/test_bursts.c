@@ -69,6 +69,15 @@ test_replay_bounded(void **state)
 	bursts_note(b, "aa", T0 + 1 * S, 3);
 	assert_int_equal(bursts_marks(b, "aa"), BURSTS_MARKS_MAX);
 	assert_int_equal(bursts_links(b, "aa", T0 + 1 * S, 2 * S), 3);
+	/* a burst, then one of its links replayed past the bound: the
+	 * burst's other links are kept */
+	bursts_note(b, "bb", T0, 1);
+	bursts_note(b, "bb", T0, 2);
+	bursts_note(b, "bb", T0, 3);
+	for (gint64 i = 0; i < 1000; i++)
+		bursts_note(b, "bb", T0 + 1 + i, 1);
+	assert_int_equal(bursts_marks(b, "bb"), BURSTS_MARKS_MAX);
+	assert_int_equal(bursts_links(b, "bb", T0, 10 * S), 3);
 	/* every mark a different link: still counted right at the bound */
 	for (guint i = 0; i < 2 * BURSTS_MARKS_MAX; i++)
 		bursts_note(b, "cc", T0, i);
