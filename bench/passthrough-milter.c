@@ -153,19 +153,21 @@ static sfsistat pt_unknown(SMFICTX *ctx, const char *cmd)
 	return SMFIS_CONTINUE;
 }
 
-/* Option negotiation: no modifications; the steps and macros crm-milter
- * asks for, of those the MTA offers (see the file header). */
+/* Option negotiation: no modifications (with -b: body replacement only);
+ * the steps and macros crm-milter asks for, of those the MTA offers (see
+ * the file header). */
 static sfsistat pt_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 			     unsigned long f2, unsigned long f3,
 			     unsigned long *pf0, unsigned long *pf1,
 			     unsigned long *pf2, unsigned long *pf3)
 {
-	unsigned long *nr = malloc(sizeof *nr);
+	unsigned long *nr;
 
 	(void)f2; (void)f3;
 	*pf0 = (SMFIF_SETSYMLIST | (pt_body_data != NULL ? SMFIF_CHGBODY : 0)) & f0;
 	if (pt_body_data != NULL && (*pf0 & SMFIF_CHGBODY) == 0)
 		return SMFIS_REJECT;	/* cannot do what -b asks: refuse the connection */
+	nr = malloc(sizeof *nr);
 	*pf1 = (pt_unix_socket ? STEPS_NO_REPLY | STEPS_SKIPPED : STEPS_SKIPPED_TCP) & f1;
 	*pf2 = 0;
 	*pf3 = 0;

@@ -99,7 +99,8 @@ typedef struct html_scan {
 	                               * src values that are open pixels of our tracker,
 	                               * quoted from earlier mail; by start offset */
 	gssize pixel_at;              /* where the pixel goes: the '<' of the last </body>;
-	                               * with none, len when the buffer ends in plain text;
+	                               * with none, when the buffer ends in plain text, its
+	                               * end before any final CR and LF;
 	                               * -1 when it ends inside a tag, comment or script
 	                               * (appended markup would not be markup) */
 } html_scan;

@@ -87,7 +87,7 @@ outgoing_track(const crm_config *cfg, const token_ring *ring, html_links_ctx *to
 	opts.exclude_domains = exclude;
 	opts.max_html_size = (gsize)cfg->tracking.max_html_size;
 	opts.max_click_path = (gsize)cfg->tracker.max_url_length;
-	opts.max_body = (gsize)cfg->max_message_size;
+	opts.max_size = (gsize)cfg->max_message_size;
 	opts.tokenizer = tokenizer;
 	st = rewrite_parsed(raw, len, parsed != NULL ? message_mime(parsed) : NULL,
 	    parsed != NULL ? message_headers_end(parsed) : -1, &opts, body, stats, reason, err);

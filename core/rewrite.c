@@ -679,9 +679,9 @@ rewrite_parsed(const guint8 *raw, gsize len, GMimeMessage *given, gint64 headers
 		/* bounded as it grows: every part's new bytes are held until the end */
 		if (j->changed)
 			size = size - (j->end - j->off) + j->outlen;
-		if (opts->max_body > 0 && size > opts->max_body) {
-			g_set_error(&e, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "the tracked body would be over "
-			    "%" G_GSIZE_FORMAT " bytes (max_message_size)", opts->max_body);
+		if (opts->max_size > 0 && body + size > opts->max_size) {
+			g_set_error(&e, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "the tracked message would be over "
+			    "%" G_GSIZE_FORMAT " bytes (max_message_size)", opts->max_size);
 			st = REWRITE_FAILED;
 			goto done;
 		}

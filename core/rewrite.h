@@ -50,7 +50,8 @@
  * max_html_size once decoded, uuencoded parts, unusable charsets. Left
  * alone per link: a target that cannot be signed (over TOKEN_TARGET_MAX
  * or not a URL) and one whose click URL's path would be over
- * max_click_path. A new body over max_body fails the whole rewrite.
+ * max_click_path. A message over max_size once tracked (headers and new
+ * body) fails the whole rewrite.
  *
  * Links: numbered in document order across the message, from 0; the pixel
  * goes into the first HTML part (the main one) before its last </body>, or
@@ -87,7 +88,8 @@ typedef struct rewrite_opts {
 	gsize max_html_size;                  /* decoded bytes of one HTML part; 0: no limit */
 	gsize max_click_path;                 /* bytes of a click URL's path (the tracker's
 	                                         max_url_length); longer: left alone; 0: no limit */
-	gsize max_body;                       /* bytes of the new body; over: REWRITE_FAILED
+	gsize max_size;                       /* bytes of the tracked message, headers and
+	                                         new body; over: REWRITE_FAILED
 	                                         (max_message_size); 0: no limit */
 	html_links_ctx *tokenizer;            /* reused across calls by one thread; NULL: one per call */
 } rewrite_opts;

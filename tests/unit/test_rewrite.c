@@ -763,76 +763,99 @@ test_truncated(void **state)
 	token_ring_free(ring);
 }
 
-/* The click URL of a target is bounded by the tracker's max_url_length
- * (a longer one would answer 414: the link is left alone and the reason
- * says why), and the new body by max_message_size (over it: FAILED, the
- * original goes out). */
+/* Rewrite raw with o: the status, the links rewritten and whether the
+ * reason holds note (NULL: not checked); *out_len gets the new body's
+ * length (0 when not DONE). */
+static rewrite_status
+limits_run(const GByteArray *raw, const rewrite_opts *o, guint *links, const char *note,
+    gsize *out_len)
+{
+	GByteArray *body = g_byte_array_new();
+	rewrite_stats st;
+	char *reason = NULL;
+	GError *err = NULL;
+	rewrite_status r = rewrite_message(raw->data, raw->len, o, body, &st, &reason, &err);
+
+	*links = st.links;
+	*out_len = body->len;
+	if (r == REWRITE_FAILED)
+		assert_true(g_error_matches(err, G_IO_ERROR, G_IO_ERROR_NO_SPACE));
+	if (note != NULL && strstr(reason, note) == NULL)
+		fail_msg("reason \"%s\" lacks \"%s\"", reason, note);
+	g_clear_error(&err);
+	g_free(reason);
+	g_byte_array_unref(body);
+	return r;
+}
+
+/* The click URL of a target is bounded by the tracker's max_url_length,
+ * which counts the request path (base_url's own path included; a longer
+ * one would answer 414: the link is left alone and the reason says why),
+ * and the tracked message by max_message_size (over it: FAILED, the
+ * original goes out). Both at their exact bounds. */
 static void
 test_limits(void **state)
 {
 	token_ring *ring = token_ring_from_text(KEYS, "test", NULL);
-	const char *targets[] = { cases[1].targets[0], cases[1].targets[1], cases[1].targets[2],
-	    cases[1].targets[3] };
-	rw_case c = { .file = cases[1].file };
-	GByteArray *raw = case_raw(&c);
-	gsize path[G_N_ELEMENTS(targets)], limit, i, want = 0, orig_body = 0;
-	const guint8 *sep;
-	GError *err = NULL;
-	rewrite_stats st;
-	char *reason = NULL;
-	GByteArray *body = g_byte_array_new();
-	rewrite_opts o = { .ring = ring, .base_url = BASE, .track_id = track_id, .opens = TRUE,
-	    .clicks = TRUE };
+	const rw_case *g = &cases[1];
+	GByteArray *raw;
+	rw_case c = { .file = g->file };
+	const char *bases[] = { BASE, "https://t.example.com:8443/track/t" };
+	const char *origins[] = { BASE, "https://t.example.com:8443" };
+	gsize path[4], i, b, out_len, tracked_len;
+	guint links;
+	rewrite_opts o = { .ring = ring, .track_id = track_id, .opens = TRUE, .clicks = TRUE };
 
 	(void)state;
-	assert_string_equal(cases[1].file, "html/gmail.eml");
-	/* the request path of each link's click URL (BASE has no path) */
-	for (i = 0; i < G_N_ELEMENTS(targets); i++) {
-		char *url = token_click_url(ring, BASE, track_id, (guint)i, targets[i]);
-		assert_non_null(url);
-		path[i] = strlen(url) - strlen(BASE);
-		g_free(url);
+	assert_string_equal(g->file, "html/gmail.eml");
+	raw = case_raw(&c);
+	for (b = 0; b < G_N_ELEMENTS(bases); b++) {
+		o.base_url = bases[b];
+		/* the request path of each link's click URL, in document order */
+		for (i = 0; i < G_N_ELEMENTS(path); i++) {
+			char *url = token_click_url(ring, bases[b], track_id, (guint)i, g->targets[i]);
+			assert_non_null(url);
+			assert_true(g_str_has_prefix(url, origins[b]));
+			path[i] = strlen(url) - strlen(origins[b]);
+			g_free(url);
+		}
+		/* the last (short) link exactly at the bound is tracked, the
+		 * long first one is not; one byte less and neither is */
+		assert_true(path[0] > path[3]);
+		o.max_click_path = path[3];
+		assert_int_equal(limits_run(raw, &o, &links, "would be over tracker max_url_length", &out_len),
+		    REWRITE_DONE);
+		for (i = 0, out_len = 0; i < G_N_ELEMENTS(path); i++)
+			out_len += path[i] <= path[3];
+		assert_int_equal(links, out_len);
+		assert_true(links >= 1 && links < G_N_ELEMENTS(path));
+		o.max_click_path = path[3] - 1;
+		assert_int_equal(limits_run(raw, &o, &links, NULL, &out_len), REWRITE_DONE);
+		for (i = 0, out_len = 0; i < G_N_ELEMENTS(path); i++)
+			out_len += path[i] <= path[3] - 1;
+		assert_int_equal(links, out_len);
+		o.max_click_path = 1;                  /* no link fits: only the pixel */
+		assert_int_equal(limits_run(raw, &o, &links, "4 links whose click URL", &out_len), REWRITE_DONE);
+		assert_int_equal(links, 0);
+		o.max_click_path = 0;
 	}
-	limit = (path[0] + path[3]) / 2;       /* the long first link over, the short last one not */
-	assert_true(path[0] > limit && path[3] <= limit);
-	for (i = 0; i < G_N_ELEMENTS(targets); i++)
-		want += path[i] <= limit;
 
-	o.max_click_path = limit;
-	assert_int_equal(rewrite_message(raw->data, raw->len, &o, body, &st, &reason, &err), REWRITE_DONE);
-	assert_int_equal(st.links, want);
-	assert_int_equal(st.skipped, G_N_ELEMENTS(targets) - want);
-	assert_non_null(strstr(reason, "would be over tracker max_url_length"));
-	g_clear_pointer(&reason, g_free);
-	g_byte_array_set_size(body, 0);
-
-	o.max_click_path = 1;                  /* no link fits: only the pixel */
-	assert_int_equal(rewrite_message(raw->data, raw->len, &o, body, &st, &reason, &err), REWRITE_DONE);
-	assert_int_equal(st.links, 0);
-	assert_true(st.pixel);
-	g_clear_pointer(&reason, g_free);
-	g_byte_array_set_size(body, 0);
-
-	/* the body as it came is within max_body; tracked, it is not */
-	if ((sep = memmem(raw->data, raw->len, "\r\n\r\n", 4)) != NULL)
-		orig_body = raw->len - (gsize)(sep + 4 - raw->data);
-	else if ((sep = memmem(raw->data, raw->len, "\n\n", 2)) != NULL)
-		orig_body = raw->len - (gsize)(sep + 2 - raw->data);
-	assert_non_null(sep);
-	o.max_click_path = 0;
-	o.max_body = orig_body;
-	assert_int_equal(rewrite_message(raw->data, raw->len, &o, body, &st, &reason, &err), REWRITE_FAILED);
-	assert_true(g_error_matches(err, G_IO_ERROR, G_IO_ERROR_NO_SPACE));
-	assert_int_equal(body->len, 0);
-	g_clear_error(&err);
-	g_clear_pointer(&reason, g_free);
-
-	o.max_body = 4 * orig_body;
-	assert_int_equal(rewrite_message(raw->data, raw->len, &o, body, &st, &reason, &err), REWRITE_DONE);
-	assert_true(body->len > orig_body && body->len <= o.max_body);
-	assert_int_equal(st.links, G_N_ELEMENTS(targets));
-	g_free(reason);
-	g_byte_array_unref(body);
+	/* the whole tracked message (headers and new body) against max_size */
+	o.base_url = BASE;
+	assert_int_equal(limits_run(raw, &o, &links, NULL, &tracked_len), REWRITE_DONE);
+	assert_int_equal(links, 4);
+	for (i = 0; i + 1 < raw->len && memcmp(raw->data + i, "\n\r\n", 3) != 0 &&
+	    memcmp(raw->data + i, "\n\n", 2) != 0; i++)
+		;
+	i += raw->data[i + 1] == '\r' ? 3 : 2;  /* i: the headers' length, blank line included */
+	o.max_size = i + tracked_len;
+	assert_int_equal(limits_run(raw, &o, &links, NULL, &out_len), REWRITE_DONE);
+	assert_int_equal(out_len, tracked_len);
+	o.max_size = i + tracked_len - 1;
+	assert_int_equal(limits_run(raw, &o, &links, NULL, &out_len), REWRITE_FAILED);
+	assert_int_equal(out_len, 0);
+	o.max_size = raw->len;                  /* the message as it came fits; tracked, not */
+	assert_int_equal(limits_run(raw, &o, &links, NULL, &out_len), REWRITE_FAILED);
 	g_byte_array_unref(raw);
 	token_ring_free(ring);
 }
