@@ -282,11 +282,11 @@ qp_splice(const part_job *j, const unit *ua, const unit *ub, const edit *ed, gui
 			goto fail;
 		g_byte_array_append(gbuf, (const guint8 *)j->c + cur, (guint)(ps - cur));
 		/* the column the value starts at in what is written, not cs: a
-		 * value before it on that line may have changed its length */
-		if ((col = last_line(gbuf->data, gbuf->len)) > 75) {
-			put_soft_break(gbuf, j->eol);
-			col = 0;
-		}
+		 * value before it on that line may have changed its length (the
+		 * rest of its line joined it). Past 75 no soft break fits ("="
+		 * would be column 77): encode the soft lines again */
+		if ((col = last_line(gbuf->data, gbuf->len)) > 75)
+			goto fail;
 		at = gbuf->len;
 		literal = mime_codec_qp_encode(ed[k].repl, rl, col, j->eol, gbuf);
 		if (ce > 0 && (nl = memchr(j->c + pe, '\n', ub->e1 - pe)) != NULL) {

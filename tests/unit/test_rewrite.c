@@ -868,6 +868,7 @@ main(void)
 		cmocka_unit_test(test_qp_soft_lines),
 		cmocka_unit_test(test_qp_layouts),
 		cmocka_unit_test(test_qp_two_links_a_line),
+		cmocka_unit_test(test_qp_pixel_after_full_line),
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_old_pixel),
 		cmocka_unit_test(test_truncated),

@@ -4,7 +4,8 @@
  * test functions of test_rewrite_quoted.c.
  *
  * Public: BASE, KEYS, track_id, tr_qp_crlf, test_old_pixel,
- *         test_qp_soft_lines, test_qp_layouts, test_qp_two_links_a_line.
+ *         test_qp_soft_lines, test_qp_layouts, test_qp_two_links_a_line,
+ *         test_qp_pixel_after_full_line.
  */
 #ifndef CRM_TEST_REWRITE_H
 #define CRM_TEST_REWRITE_H
@@ -26,5 +27,6 @@ void test_old_pixel(void **state);
 void test_qp_soft_lines(void **state);
 void test_qp_layouts(void **state);
 void test_qp_two_links_a_line(void **state);
+void test_qp_pixel_after_full_line(void **state);
 
 #endif

@@ -426,3 +426,54 @@ test_qp_two_links_a_line(void **state)
 	}
 	token_ring_free(ring);
 }
+
+/* The pixel at the end of a part with no </body>, right before its final
+ * line break, on a line that a link's new tail and the bytes after it
+ * have filled: for every first target length up to a few lines, no line
+ * passes 76 columns (no soft break after column 75: "=" would be the
+ * 77th) and the part decodes to the HTML with the link replaced and the
+ * pixel before the final CRLF. (Found by the rewrite fuzzer.) */
+void
+test_qp_pixel_after_full_line(void **state)
+{
+	token_ring *ring = token_ring_from_text(KEYS, "test", NULL);
+	rewrite_opts o = { .ring = ring, .base_url = BASE, .track_id = track_id, .opens = TRUE,
+	    .clicks = TRUE };
+	gsize pad;
+
+	(void)state;
+	for (pad = 0; pad <= 120; pad++) {
+		GString *t1 = g_string_new("https://www.example.com/p/"), *raw = g_string_new(NULL);
+		GString *want = g_string_new(NULL);
+		GByteArray *body = g_byte_array_new();
+		rewrite_stats st = { 0 };
+		char *reason = NULL, *u1, *got;
+		gsize w;
+
+		for (gsize i = 0; i < pad; i++)
+			g_string_append_c(t1, (char)('a' + i % 26));
+		html_head(raw, "UTF-8", "quoted-printable");
+		g_string_append(raw, "<p><a href=3D\"");
+		g_string_append_len(raw, t1->str, (gssize)t1->len - 1);
+		g_string_append_printf(raw, "=\r\n%c\">one</a></p>\r\n", t1->str[t1->len - 1]);
+		assert_int_equal(rewrite_message((const guint8 *)raw->str, raw->len, &o, body, &st, &reason, NULL),
+		    REWRITE_DONE);
+		assert_int_equal(st.links, 1);
+		assert_true(st.pixel);
+		if ((w = mime_codec_longest_line((const char *)body->data, body->len)) > 76)
+			fail_msg("target of %zu bytes: a line of %zu columns", t1->len, w);
+		u1 = token_click_url(ring, BASE, track_id, 0, t1->str);
+		g_string_printf(want, "<p><a href=\"%s\">one</a></p><img src=\"%s/o/", u1, BASE);
+		got = qp_decoded(body->data, body->len);
+		if (!g_str_has_prefix(got, want->str) || !g_str_has_suffix(got, "\">\r\n"))
+			fail_msg("target of %zu bytes: decoded \"%s\"", t1->len, got);
+		g_free(got);
+		g_free(u1);
+		g_free(reason);
+		g_byte_array_unref(body);
+		g_string_free(want, TRUE);
+		g_string_free(raw, TRUE);
+		g_string_free(t1, TRUE);
+	}
+	token_ring_free(ring);
+}
