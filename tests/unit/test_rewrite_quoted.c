@@ -374,6 +374,18 @@ test_qp_layouts(void **state)
 	token_ring_free(ring);
 }
 
+/* A quoted-printable HTML part whose first link, to target, has its
+ * value's last byte on the next line (after a soft break), then its text:
+ * raw ends with "...\">one</a>" for the caller to go on. */
+static void
+split_link_part(GString *raw, const GString *target)
+{
+	html_head(raw, "UTF-8", "quoted-printable");
+	g_string_append(raw, "<p><a href=3D\"");
+	g_string_append_len(raw, target->str, (gssize)target->len - 1);
+	g_string_append_printf(raw, "=\r\n%c\">one</a>", target->str[target->len - 1]);
+}
+
 /* Two links on one quoted-printable line, the first one's value begun on
  * the line before (a soft break inside it): the second value starts where
  * the first one's new tail and the bytes after it leave it, not where it
@@ -399,12 +411,8 @@ test_qp_two_links_a_line(void **state)
 		gsize w;
 
 		g_string_append_len(t1, "abcdefghijklmnopqrstuvwxyzabcdefghijklmnop", (gssize)pad);
-		html_head(raw, "UTF-8", "quoted-printable");
-		g_string_append(raw, "<p><a href=3D\"");
-		/* the first value's last byte goes to the next line */
-		g_string_append_len(raw, t1->str, (gssize)t1->len - 1);
-		g_string_append_printf(raw, "=\r\n%c\">one</a> and <a href=3D\"%s\">two</a></p>\r\n",
-		    t1->str[t1->len - 1], second);
+		split_link_part(raw, t1);
+		g_string_append_printf(raw, " and <a href=3D\"%s\">two</a></p>\r\n", second);
 		assert_int_equal(rewrite_message((const guint8 *)raw->str, raw->len, &o, body, &st, &reason, NULL),
 		    REWRITE_DONE);
 		assert_int_equal(st.links, 2);
@@ -452,10 +460,8 @@ test_qp_pixel_after_full_line(void **state)
 
 		for (gsize i = 0; i < pad; i++)
 			g_string_append_c(t1, (char)('a' + i % 26));
-		html_head(raw, "UTF-8", "quoted-printable");
-		g_string_append(raw, "<p><a href=3D\"");
-		g_string_append_len(raw, t1->str, (gssize)t1->len - 1);
-		g_string_append_printf(raw, "=\r\n%c\">one</a></p>\r\n", t1->str[t1->len - 1]);
+		split_link_part(raw, t1);
+		g_string_append(raw, "</p>\r\n");
 		assert_int_equal(rewrite_message((const guint8 *)raw->str, raw->len, &o, body, &st, &reason, NULL),
 		    REWRITE_DONE);
 		assert_int_equal(st.links, 1);
