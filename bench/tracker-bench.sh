@@ -139,7 +139,12 @@ wait "${PIDS[0]}" 2>/dev/null || true
 PIDS=()
 
 events=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from jobs").fetchone()[0])' "$T/spool/spool.db")
-dropped=$(sed -n 's/.*warning: \([0-9]*\) events dropped.*/\1/p' "$T/tracker.log" | awk '{s += $1} END {print s + 0}')
+# crm-tracker's loss line: "events answered but not recorded[ since the last
+# such line]: N over tracker max_pending_size (...), M over max_events_per_message (...)"
+dropped=$(sed -n 's/.*not recorded[^:]*: \([0-9]*\) over tracker max_pending_size.*/\1/p' "$T/tracker.log" |
+	awk '{s += $1} END {print s + 0}')
+over=$(sed -n 's/.*not recorded.*, \([0-9]*\) over max_events_per_message.*/\1/p' "$T/tracker.log" |
+	awk '{s += $1} END {print s + 0}')
 echo
 echo "wrk -t1 -c$CONC -d${DUR}s, $URLS distinct pixel URLs, $(nproc) cores, nginx workers = $(nproc), tracker threads = $THREADS"
 printf '%-12s %12s %10s %10s\n' server "requests/s" p50 p99
@@ -147,5 +152,6 @@ printf '%-12s %12s %10s %10s\n' $N
 printf '%-12s %12s %10s %10s\n' $R
 python3 -c 'import sys; n, t = float(sys.argv[1]), float(sys.argv[2]); print("ratio crm-tracker / nginx: %.2f" % (t / n))' \
 	"$(echo "$N" | cut -d' ' -f2)" "$(echo "$R" | cut -d' ' -f2)"
-echo "events in the spool: $events (one per message and minute); dropped by the tracker: $dropped"
+echo "events in the spool: $events (one per message and minute); not recorded by the tracker:" \
+	"$dropped over max_pending_size, $over over max_events_per_message"
 echo "(the tracker wrote its last events after wrk stopped; the drops say whether its writer kept up)"

@@ -50,6 +50,8 @@ quota_take(quota *q, const char *key, gint64 bucket, guint max, gint64 *counted_
 	n = GPOINTER_TO_UINT(g_hash_table_lookup(q->counts, key));
 	if (n >= max)
 		return FALSE;
+	if (n == 0 && g_hash_table_size(q->counts) >= QUOTA_KEYS_MAX)
+		g_hash_table_remove_all(q->counts);     /* bounded memory: start afresh */
 	g_hash_table_insert(q->counts, g_strdup(key), GUINT_TO_POINTER(n + 1));
 	*counted_in = q->bucket;
 	return TRUE;

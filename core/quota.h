@@ -6,8 +6,9 @@
  *
  * Counts are for the current bucket only: a later bucket starts afresh
  * (and forgets the earlier one, so memory is one small entry per key
- * seen in the bucket); an earlier bucket (the clock stepped back) counts
- * in the current one. A count taken for an event that was then not
+ * seen in the bucket, at most QUOTA_KEYS_MAX: beyond, the counts start
+ * afresh, failing open); an earlier bucket (the clock stepped back)
+ * counts in the current one. A count taken for an event that was then not
  * written (the spool failed) is given back.
  *
  * Ownership: quota_new returns a table freed with quota_free (NULL-safe,
@@ -23,6 +24,7 @@
 typedef struct quota quota;
 
 #define QUOTA_NONE G_MININT64    /* counted in no bucket */
+#define QUOTA_KEYS_MAX 200000    /* keys counted at once (~80 bytes each) */
 
 quota *quota_new(void);
 quota *quota_free(quota *q);

@@ -70,12 +70,34 @@ test_give_back(void **state)
 	quota_free(q);
 }
 
+/* At most QUOTA_KEYS_MAX keys are counted: one more starts afresh. */
+static void
+test_keys_bounded(void **state)
+{
+	quota *q = quota_new();
+	gint64 in;
+	char key[32];
+
+	(void)state;
+	assert_true(quota_take(q, "first", 10, 1, &in));
+	assert_false(quota_take(q, "first", 10, 1, &in));
+	for (guint i = 1; i < QUOTA_KEYS_MAX; i++) {
+		g_snprintf(key, sizeof(key), "k%u", i);
+		assert_true(quota_take(q, key, 10, 1, &in));
+	}
+	assert_false(quota_take(q, "first", 10, 1, &in));      /* still counted */
+	assert_true(quota_take(q, "one-more", 10, 1, &in));    /* the table was full */
+	assert_true(quota_take(q, "first", 10, 1, &in));       /* counts started afresh */
+	quota_free(q);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bound),
 		cmocka_unit_test(test_give_back),
+		cmocka_unit_test(test_keys_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
