@@ -437,4 +437,51 @@ expect "events not recorded are logged: at once, then at most a line a minute, t
 	n=$(grep -c "not recorded" "$LOG"); [ "$n" -ge 1 ] && [ "$n" -le 2 ] && echo yes)" \
 	"$(grep "not recorded" "$LOG")"
 mta_check_log_clean "$LOG"
+
+# ------------------------------------------------------------ max_pending_size
+# A second run with max_pending_size = 1M and clicks held 30 s: 8000
+# requests of one click URL (~250 bytes each waiting) are all answered;
+# what does not fit is not recorded and counted in the log, and the one
+# event they make is written at SIGTERM.
+sed -e 's/^  scanner_click_window = 2$/  scanner_click_window = 30/' \
+	-e 's/^  max_events_per_message = 10$/  max_pending_size = 1M/' "$CONF" >"$CONF.pending"
+LOG2=$MTA_TMP/crm-tracker-2.log
+"$top_builddir/crm-tracker" -c "$CONF.pending" -f >>"$LOG2" 2>&1 &
+TRK=$!
+mta_track "$TRK"
+if mta_wait_socket "inet:$PORT@127.0.0.1" 15 "$TRK"; then
+	s=$((10#$(date +%S)))        # the requests within one minute: one event
+	[ "$s" -lt 45 ] || sleep $((61 - s))
+	before=$(q "SELECT count(*) FROM jobs")
+	click=$("$MK" "$KEYS" "$BASE" click "$B" 9 "https://example.com/pending")
+	codes=$(python3 - "$PORT" "${click#"$BASE"}" 8000 "$UA_CHROME" <<'PY'
+import http.client, sys
+port, path, n, ua = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+conn, codes = None, {}
+for _ in range(n):
+    if conn is None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", path, headers={"User-Agent": ua})
+    r = conn.getresponse()
+    r.read()
+    codes[r.status] = codes.get(r.status, 0) + 1
+    if r.will_close:
+        conn.close()
+        conn = None
+print(" ".join("%d:%d" % kv for kv in sorted(codes.items())))
+PY
+)
+	expect "max_pending_size: 8000 requests, all answered" "302:8000" "$codes"
+	mta_kill "$TRK" TERM
+	mta_wait_gone "$TRK" 10 || mta_not_ok "SIGTERM stops the second crm-tracker"
+	lost=$(sed -n 's/.*not recorded[^:]*: \([0-9]*\) over tracker max_pending_size.*/\1/p' "$LOG2" |
+		awk '{ s += $1 } END { print s + 0 }')
+	expect "max_pending_size: some events not recorded, and counted in the log" yes \
+		"$([ "$lost" -gt 0 ] && [ "$lost" -lt 8000 ] && echo yes)" "$(grep "not recorded" "$LOG2")"
+	expect "max_pending_size: the ones kept are one event, written at SIGTERM" $((before + 1)) \
+		"$(q "SELECT count(*) FROM jobs")"
+	mta_check_log_clean "$LOG2"
+else
+	mta_not_ok "the second crm-tracker listens" "$(cat "$LOG2")"
+fi
 mta_done
