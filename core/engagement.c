@@ -27,7 +27,6 @@
 #define APPLIES_CLICKS 0x2u
 #define DATA_MAX   (1024 * 1024)           /* bytes of the data file */
 #define RANGES_MAX (256 * 1024 * 1024)     /* bytes of one ranges file */
-#define UA_MAX     2048                    /* bytes of a user agent looked at */
 
 typedef struct {
 	guint8 family;          /* 4 or 6 */
@@ -539,7 +538,7 @@ engagement_classify(const eng_data *data, const eng_event *ev, const eng_params 
 	guint sec;
 
 	if (ev->user_agent != NULL)
-		ua = g_strstrip(g_ascii_strdown(ev->user_agent, MIN(strlen(ev->user_agent), UA_MAX)));
+		ua = g_strstrip(g_ascii_strdown(ev->user_agent, MIN(strlen(ev->user_agent), ENGAGEMENT_UA_MAX)));
 	if (ev->method != NULL && g_ascii_strcasecmp(ev->method, "HEAD") == 0) {
 		cls = ENG_SCANNER;
 		why = g_strdup("HEAD request");

@@ -67,6 +67,7 @@ typedef enum { ENG_OPENED = 0, ENG_CLICKED } eng_kind;
 /* Seconds per time bucket of the idempotency key: the same event again
  * (kind, message, link, class) within one bucket is one event. */
 #define ENGAGEMENT_BUCKET 60
+#define ENGAGEMENT_UA_MAX 512     /* bytes of a User-Agent kept and looked at */
 
 typedef struct eng_data eng_data;
 

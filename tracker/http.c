@@ -26,7 +26,6 @@
 #include "http.h"
 #include "log.h"
 
-#define UA_MAX 512                  /* bytes of a User-Agent kept */
 
 /* The 1x1 transparent GIF (GIF89a, one palette entry, transparent). */
 static const unsigned char pixel_gif[] = {
@@ -153,7 +152,7 @@ client_address(struct MHD_Connection *conn, const crm_config *cfg)
 	return out;
 }
 
-/* The User-Agent, cut to UA_MAX bytes and made valid UTF-8 (new), or NULL. */
+/* The User-Agent, cut to ENGAGEMENT_UA_MAX bytes and made valid UTF-8 (new), or NULL. */
 static char *
 user_agent(struct MHD_Connection *conn)
 {
@@ -162,7 +161,7 @@ user_agent(struct MHD_Connection *conn)
 
 	if (ua == NULL)
 		return NULL;
-	return g_utf8_make_valid(ua, (gssize)MIN(strlen(ua), UA_MAX));
+	return g_utf8_make_valid(ua, (gssize)MIN(strlen(ua), ENGAGEMENT_UA_MAX));
 }
 
 /* ------------------------------------------------------------ answers */
