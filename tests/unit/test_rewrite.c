@@ -20,7 +20,8 @@
  *   - each new link verifies (token_verify_path) and binds the original
  *     target, the message's id and its index; the pixel verifies.
  * Refused rows must leave new_body untouched. Quoted pixels and long
- * quoted-printable lines are in test_rewrite_quoted.c.
+ * quoted-printable lines are in test_rewrite_quoted.c; truncated mail and
+ * the size bounds in test_rewrite_limits.c.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -610,6 +611,32 @@ check_html(const token_ring *ring, const leaf *o, const leaf *n, const rw_case *
 	return done;
 }
 
+/* The bytes of tests/data/FILE (see test_rewrite.h). */
+GByteArray *
+tr_data_file(const char *file)
+{
+	char *path = g_build_filename(TEST_SRCDIR, "tests", "data", file, NULL), *data;
+	GByteArray *b = g_byte_array_new();
+	gsize len;
+
+	assert_true(g_file_get_contents(path, &data, &len, NULL));
+	g_byte_array_append(b, (const guint8 *)data, len);
+	g_free(data);
+	g_free(path);
+	return b;
+}
+
+/* The targets of the table row reading FILE (see test_rewrite.h). */
+const char *const *
+tr_file_targets(const char *file)
+{
+	for (gsize i = 0; i < G_N_ELEMENTS(cases); i++)
+		if (g_strcmp0(cases[i].file, file) == 0)
+			return cases[i].targets;
+	fail_msg("no row reads %s", file);
+	return NULL;
+}
+
 /* The raw bytes of a case, CRLF unless it says otherwise. */
 static GByteArray *
 case_raw(const rw_case *c)
@@ -618,13 +645,8 @@ case_raw(const rw_case *c)
 	gsize i;
 
 	if (c->file != NULL) {
-		char *path = g_build_filename(TEST_SRCDIR, "tests", "data", c->file, NULL), *data;
-		gsize len;
-		assert_true(g_file_get_contents(path, &data, &len, NULL));
-		g_byte_array_append(b, (const guint8 *)data, len);
-		g_free(data);
-		g_free(path);
-		return b;
+		g_byte_array_unref(b);
+		return tr_data_file(c->file);
 	}
 	for (i = 0; c->raw[i] != '\0'; i++) {
 		if (c->raw[i] == '\n' && !c->lf)
@@ -728,136 +750,6 @@ next:
 	}
 	token_ring_free(ring);
 	html_links_ctx_free(tok);
-}
-
-/* Every prefix of a real message: never a crash, and a DONE result still
- * parses. (A cut can fall inside a header, a boundary or an escape.) */
-static void
-test_truncated(void **state)
-{
-	token_ring *ring = token_ring_from_text(KEYS, "test", NULL);
-	rewrite_opts o = { .ring = ring, .base_url = BASE, .track_id = track_id, .opens = TRUE, .clicks = TRUE,
-	    .exclude_domains = NULL, .max_html_size = 0, .tokenizer = NULL };
-	const char *files[] = { "html/newsletter.eml", "html/apple-related-base64.eml", "html/iso-2022-jp.eml" };
-	gsize f, n;
-
-	for (f = 0; f < G_N_ELEMENTS(files); f++) {
-		rw_case c = { .file = files[f] };
-		GByteArray *raw = case_raw(&c);
-		for (n = 0; n <= raw->len; n += 1 + n / 64) {
-			GByteArray *body = g_byte_array_new();
-			char *reason = NULL;
-			GError *err = NULL;
-			rewrite_status s = rewrite_message(raw->data, n, &o, body, NULL, &reason, &err);
-			assert_non_null(reason);
-			if (s == REWRITE_DONE)
-				assert_true(body->len > 0);
-			else
-				assert_int_equal(body->len, 0);
-			g_clear_error(&err);
-			g_free(reason);
-			g_byte_array_unref(body);
-		}
-		g_byte_array_unref(raw);
-	}
-	token_ring_free(ring);
-}
-
-/* Rewrite raw with o: the status, the links rewritten and whether the
- * reason holds note (NULL: not checked); *out_len gets the new body's
- * length (0 when not DONE). */
-static rewrite_status
-limits_run(const GByteArray *raw, const rewrite_opts *o, guint *links, const char *note,
-    gsize *out_len)
-{
-	GByteArray *body = g_byte_array_new();
-	rewrite_stats st;
-	char *reason = NULL;
-	GError *err = NULL;
-	rewrite_status r = rewrite_message(raw->data, raw->len, o, body, &st, &reason, &err);
-
-	*links = st.links;
-	*out_len = body->len;
-	if (r == REWRITE_FAILED)
-		assert_true(g_error_matches(err, G_IO_ERROR, G_IO_ERROR_NO_SPACE));
-	if (note != NULL && strstr(reason, note) == NULL)
-		fail_msg("reason \"%s\" lacks \"%s\"", reason, note);
-	g_clear_error(&err);
-	g_free(reason);
-	g_byte_array_unref(body);
-	return r;
-}
-
-/* The click URL of a target is bounded by the tracker's max_url_length,
- * which counts the request path (base_url's own path included; a longer
- * one would answer 414: the link is left alone and the reason says why),
- * and the tracked message by max_message_size (over it: FAILED, the
- * original goes out). Both at their exact bounds. */
-static void
-test_limits(void **state)
-{
-	token_ring *ring = token_ring_from_text(KEYS, "test", NULL);
-	const rw_case *g = &cases[1];
-	GByteArray *raw;
-	rw_case c = { .file = g->file };
-	const char *bases[] = { BASE, "https://t.example.com:8443/track/t" };
-	const char *origins[] = { BASE, "https://t.example.com:8443" };
-	gsize path[4], i, b, out_len, tracked_len;
-	guint links;
-	rewrite_opts o = { .ring = ring, .track_id = track_id, .opens = TRUE, .clicks = TRUE };
-
-	(void)state;
-	assert_string_equal(g->file, "html/gmail.eml");
-	raw = case_raw(&c);
-	for (b = 0; b < G_N_ELEMENTS(bases); b++) {
-		o.base_url = bases[b];
-		/* the request path of each link's click URL, in document order */
-		for (i = 0; i < G_N_ELEMENTS(path); i++) {
-			char *url = token_click_url(ring, bases[b], track_id, (guint)i, g->targets[i]);
-			assert_non_null(url);
-			assert_true(g_str_has_prefix(url, origins[b]));
-			path[i] = strlen(url) - strlen(origins[b]);
-			g_free(url);
-		}
-		/* the last (short) link exactly at the bound is tracked, the
-		 * long first one is not; one byte less and neither is */
-		assert_true(path[0] > path[3]);
-		o.max_click_path = path[3];
-		assert_int_equal(limits_run(raw, &o, &links, "would be over tracker max_url_length", &out_len),
-		    REWRITE_DONE);
-		for (i = 0, out_len = 0; i < G_N_ELEMENTS(path); i++)
-			out_len += path[i] <= path[3];
-		assert_int_equal(links, out_len);
-		assert_true(links >= 1 && links < G_N_ELEMENTS(path));
-		o.max_click_path = path[3] - 1;
-		assert_int_equal(limits_run(raw, &o, &links, NULL, &out_len), REWRITE_DONE);
-		for (i = 0, out_len = 0; i < G_N_ELEMENTS(path); i++)
-			out_len += path[i] <= path[3] - 1;
-		assert_int_equal(links, out_len);
-		o.max_click_path = 1;                  /* no link fits: only the pixel */
-		assert_int_equal(limits_run(raw, &o, &links, "4 links whose click URL", &out_len), REWRITE_DONE);
-		assert_int_equal(links, 0);
-		o.max_click_path = 0;
-	}
-
-	/* the whole tracked message (headers and new body) against max_size */
-	o.base_url = BASE;
-	assert_int_equal(limits_run(raw, &o, &links, NULL, &tracked_len), REWRITE_DONE);
-	assert_int_equal(links, 4);
-	for (i = 0; i + 1 < raw->len && memcmp(raw->data + i, "\n\r\n", 3) != 0 &&
-	    memcmp(raw->data + i, "\n\n", 2) != 0; i++)
-		;
-	i += raw->data[i + 1] == '\r' ? 3 : 2;  /* i: the headers' length, blank line included */
-	o.max_size = i + tracked_len;
-	assert_int_equal(limits_run(raw, &o, &links, NULL, &out_len), REWRITE_DONE);
-	assert_int_equal(out_len, tracked_len);
-	o.max_size = i + tracked_len - 1;
-	assert_int_equal(limits_run(raw, &o, &links, NULL, &out_len), REWRITE_FAILED);
-	assert_int_equal(out_len, 0);
-	o.max_size = raw->len;                  /* the message as it came fits; tracked, not */
-	assert_int_equal(limits_run(raw, &o, &links, NULL, &out_len), REWRITE_FAILED);
-	g_byte_array_unref(raw);
-	token_ring_free(ring);
 }
 
 int
